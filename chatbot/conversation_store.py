@@ -1,0 +1,290 @@
+"""The conversation log: every turn with its provenance, PII redacted, on SQLite or PostgreSQL.
+
+    >>> store = ConversationStore(create_db_engine(url))   # schema made by upgrade_database(url)
+    >>> cid = store.ensure_conversation(None, channel="web")
+    >>> store.log_turn(cid, "Where is my parcel?", reply)  # -> the turn's trace id
+    >>> store.history(cid, limit_turns=3)                  # -> [ChatMessage(...), ...]
+
+Connection failures surface as `chatbot.database.DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.sql import Subquery
+
+from chatbot.database import database_errors
+from chatbot.messages import ChatMessage, Reply
+from chatbot.redaction import redact_pii
+from knowledge_base.db_models import Base, utcnow
+
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: uuid.uuid4().hex)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    channel: Mapped[str] = mapped_column(String(32), default="web")  # "web", "cli", "api", ...
+    language: Mapped[str] = mapped_column(String(16), default="")
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # "user" | "assistant"
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class TurnTraceRow(Base):
+    """How one reply was made: what was retrieved for, the decision, the sources and timings."""
+
+    __tablename__ = "turn_traces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    user_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    assistant_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(Text, default="")  # the cleaned text retrieved for
+    language: Mapped[str] = mapped_column(String(16), default="")
+    decision: Mapped[str] = mapped_column(String(16))  # "answer" | "abstain" | "rejected"
+    entry_ids: Mapped[list] = mapped_column(JSON, default=list)
+    scores: Mapped[list] = mapped_column(JSON, default=list)
+    generator: Mapped[str] = mapped_column(String(200), default="")
+    kb_version: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    timings: Mapped[dict] = mapped_column(JSON, default=dict)  # step name -> milliseconds
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: str
+    channel: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    turns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTrace:
+    id: int
+    query: str
+    language: str
+    decision: str
+    entry_ids: list[str]
+    scores: list[float]
+    generator: str
+    kb_version: int
+    latency_ms: float
+    timings: dict[str, float]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A logged message; `trace` is that of the turn it belongs to (shared by user and assistant)."""
+
+    id: int
+    role: str
+    content: str
+    created_at: datetime
+    trace: TurnTrace | None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    conversation: ConversationSummary
+    messages: list[StoredMessage]  # oldest first
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _decision(reply: Reply) -> str:
+    return "rejected" if reply.rejected else "abstain" if reply.abstained else "answer"
+
+
+def _trace(row: TurnTraceRow) -> TurnTrace:
+    return TurnTrace(
+        id=row.id, query=row.query, language=row.language, decision=row.decision,
+        entry_ids=list(row.entry_ids or []), scores=list(row.scores or []), generator=row.generator,
+        kb_version=row.kb_version, latency_ms=row.latency_ms, timings=dict(row.timings or {}),
+        created_at=_aware(row.created_at),
+    )
+
+
+def _summary(row: ConversationRow, turns: int) -> ConversationSummary:
+    return ConversationSummary(
+        id=row.id, channel=row.channel, language=row.language,
+        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at), turns=turns,
+    )
+
+
+def _turn_counts() -> Subquery:
+    """Conversation id -> number of logged turns."""
+    return (
+        select(TurnTraceRow.conversation_id, func.count(TurnTraceRow.id).label("turns"))
+        .group_by(TurnTraceRow.conversation_id)
+        .subquery()
+    )
+
+
+class ConversationStore:
+    """Conversations, their messages and turn traces, in the product database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with database_errors(self._engine), Session(self._engine) as session:
+            yield session
+
+    def start_conversation(self, channel: str = "web") -> str:
+        """Create a conversation and return its id (32 hex characters)."""
+        conversation_id = uuid.uuid4().hex
+        with self._session() as session, session.begin():
+            session.add(ConversationRow(id=conversation_id, channel=channel))
+        return conversation_id
+
+    def ensure_conversation(self, conversation_id: str | None, channel: str = "web") -> str:
+        """Return `conversation_id`, creating it if it is None or not stored yet.
+
+        Ids chosen by callers (e.g. `chatbot ask --conversation my-test`) are kept when they are
+        1-64 letters, digits, `_` or `-`; anything else is a `ValueError`.
+        """
+        if conversation_id is None:
+            return self.start_conversation(channel)
+        if not _CONVERSATION_ID.fullmatch(conversation_id):
+            raise ValueError(f"not a conversation id (1-64 of A-Z a-z 0-9 _ -): {conversation_id[:80]!r}")
+        try:
+            with self._session() as session, session.begin():
+                if session.get(ConversationRow, conversation_id) is None:
+                    session.add(ConversationRow(id=conversation_id, channel=channel))
+        except IntegrityError:
+            pass  # created by a concurrent request in the meantime
+        return conversation_id
+
+    def log_turn(self, conversation_id: str, user_text: str, reply: Reply) -> int:
+        """Store the user message (PII redacted), the reply and its trace in one transaction.
+
+        The conversation is created (channel "unknown") if it is not stored yet, so that a turn
+        is never lost. Returns the trace id.
+        """
+        with self._session() as session, session.begin():
+            now = utcnow()
+            conversation = session.get(ConversationRow, conversation_id)
+            if conversation is None:
+                conversation = ConversationRow(id=conversation_id, channel="unknown", created_at=now)
+                session.add(conversation)
+            conversation.updated_at = now
+            conversation.language = reply.language or conversation.language
+            user = MessageRow(
+                conversation_id=conversation_id, role="user", content=redact_pii(user_text), created_at=now
+            )
+            # The answer is stored as given: it quotes the knowledge base (support phone numbers).
+            assistant = MessageRow(
+                conversation_id=conversation_id, role="assistant", content=reply.answer, created_at=now
+            )
+            session.add_all([user, assistant])
+            session.flush()
+            trace = TurnTraceRow(
+                conversation_id=conversation_id, user_message_id=user.id, assistant_message_id=assistant.id,
+                query=redact_pii(reply.query), language=reply.language, decision=_decision(reply),
+                entry_ids=[c.entry_id for c in reply.citations],
+                scores=[float(c.score) for c in reply.citations],
+                generator=reply.generator, kb_version=int(reply.kb_version),
+                latency_ms=float(reply.latency_ms),
+                timings={name: float(ms) for name, ms in reply.timings_ms.items()}, created_at=now,
+            )
+            session.add(trace)
+            session.flush()
+            return trace.id
+
+    def history(self, conversation_id: str, limit_turns: int) -> list[ChatMessage]:
+        """The last `limit_turns` turns as user/assistant messages, oldest first.
+
+        Rejected turns are left out: a refused message must not reach the generator this way.
+        """
+        if limit_turns <= 0:
+            return []
+        user, assistant = aliased(MessageRow), aliased(MessageRow)
+        query = (
+            select(user.content, assistant.content)
+            .select_from(TurnTraceRow)
+            .join(user, TurnTraceRow.user_message_id == user.id)
+            .join(assistant, TurnTraceRow.assistant_message_id == assistant.id)
+            .where(TurnTraceRow.conversation_id == conversation_id, TurnTraceRow.decision != "rejected")
+            .order_by(TurnTraceRow.id.desc())
+            .limit(limit_turns)
+        )
+        with self._session() as session:
+            rows = session.execute(query).all()
+        messages: list[ChatMessage] = []
+        for question, answer in reversed(rows):
+            messages += [ChatMessage("user", question), ChatMessage("assistant", answer)]
+        return messages
+
+    def list_conversations(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
+        """Conversations, most recently active first, with their number of turns."""
+        counts = _turn_counts()
+        query = (
+            select(ConversationRow, func.coalesce(counts.c.turns, 0))
+            .outerjoin(counts, counts.c.conversation_id == ConversationRow.id)
+            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._session() as session:
+            return [_summary(row, turns) for row, turns in session.execute(query).all()]
+
+    def get_transcript(self, conversation_id: str) -> Transcript | None:
+        """Every message of a conversation with its turn's trace, oldest first; None if unknown."""
+        with self._session() as session:
+            conversation = session.get(ConversationRow, conversation_id)
+            if conversation is None:
+                return None
+            traces = session.scalars(
+                select(TurnTraceRow).where(TurnTraceRow.conversation_id == conversation_id)
+            ).all()
+            by_message: dict[int, TurnTrace] = {}
+            for row in traces:
+                by_message[row.user_message_id] = by_message[row.assistant_message_id] = _trace(row)
+            rows = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.id)
+            ).all()
+            messages = [
+                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id))
+                for m in rows
+            ]
+            return Transcript(_summary(conversation, len(traces)), messages)
+
+    def count_turns(self) -> int:
+        """How many turns are logged, over all conversations."""
+        with self._session() as session:
+            return session.scalar(select(func.count(TurnTraceRow.id))) or 0

@@ -1,0 +1,155 @@
+"""One customer turn, end to end: guard → language → retrieve → decide → generate → reply → log.
+
+    >>> engine = ChatEngine(settings, retriever, generator, store)
+    >>> reply = engine.respond(None, "How long does shipping take?")
+    >>> reply.answer, [c.entry_id for c in reply.citations]
+
+`stream()` yields the answer's text pieces as they are generated, then the finished `Reply`;
+`respond()` is the same without the pieces. Both log the turn before returning the `Reply`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from chatbot.canned import canned_reply
+from chatbot.generators.base import Generator
+from chatbot.guard import GuardResult, check_message
+from chatbot.language import detect_language
+from chatbot.messages import Citation, GenerationRequest, Reply
+from chatbot.settings import Settings
+from knowledge_base.retriever import Hit, Retriever
+
+if TYPE_CHECKING:
+    from chatbot.conversation_store import ConversationStore
+
+# A hit in the customer's language wins over a slightly better hit in another language.
+SAME_LANGUAGE_MARGIN = 0.05
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the engine decided before generating: abstain (or refuse), or answer from `hits`."""
+
+    checked: GuardResult
+    language: str
+    hits: list[Hit]
+    confidence: float
+    abstained: bool
+
+
+class _Clock:
+    """Per-step wall-clock timings in milliseconds."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.timings[step] = round(self.timings.get(step, 0.0) + (now - self._last) * 1000, 3)
+        self._last = now
+
+
+def prefer_language(hits: list[Hit], language: str, margin: float = SAME_LANGUAGE_MARGIN) -> list[Hit]:
+    """Move the best hit written in `language` to the top if it is within `margin` of the best."""
+    if not hits or hits[0].entry.language in ("", language):
+        return hits
+    for i, hit in enumerate(hits[1:], start=1):
+        if hit.entry.language == language and hit.score >= hits[0].score - margin:
+            return [hit, *hits[:i], *hits[i + 1:]]
+    return hits
+
+
+def cited_hits(answer: str, hits: list[Hit]) -> list[Citation]:
+    """The entries the answer cites as [n]; the top entry when it cites none (extractive)."""
+    numbers = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(hits)})
+    chosen = numbers or [1]
+    return [Citation(n, hits[n - 1].entry.id, hits[n - 1].entry.question,
+                     round(hits[n - 1].score, 4), hits[n - 1].entry.url) for n in chosen]
+
+
+class ChatEngine:
+    """Answers customer turns from the knowledge base and logs every turn."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, generator: Generator,
+                 store: "ConversationStore", channel: str = "web") -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.generator = generator
+        self.store = store
+        self.channel = channel
+
+    def warm_up(self) -> None:
+        """Load the embedder, the index snapshot and the generator's model."""
+        self.retriever.warm_up()
+        self.generator.warm_up()
+
+    def decide(self, text: str, clock: _Clock | None = None, top_k: int | None = None) -> Decision:
+        """Guard, detect the language, retrieve `top_k` entries (default: the setting), and
+        decide whether to answer. Logs nothing."""
+        settings = self.settings
+        clock = clock or _Clock()
+        checked = check_message(text, settings.max_message_chars)
+        language = detect_language(checked.text, settings.language_seed) if checked.text else "en"
+        clock.lap("guard")
+        if not checked.ok:
+            return Decision(checked, language, [], 0.0, True)
+        hits = prefer_language(self.retriever.search(checked.text, top_k or settings.top_k), language)
+        clock.lap("retrieve")
+        confidence = hits[0].score if hits else 0.0
+        clock.lap("decide")
+        return Decision(checked, language, hits, confidence, confidence < settings.answer_threshold)
+
+    def respond(self, conversation_id: str | None, text: str) -> Reply:
+        """Answer one turn; returns the logged `Reply`."""
+        reply = None
+        for event in self.stream(conversation_id, text):
+            if isinstance(event, Reply):
+                reply = event
+        assert reply is not None
+        return reply
+
+    def stream(self, conversation_id: str | None, text: str) -> Iterator[str | Reply]:
+        """Yield answer pieces (str) as they are produced, then the finished, logged `Reply`."""
+        settings = self.settings
+        clock = _Clock()
+        conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
+        clock.lap("session")
+
+        decision = self.decide(text, clock)
+        checked, language, hits = decision.checked, decision.language, decision.hits
+        kb_version = self.retriever.kb_version
+        if decision.abstained:
+            kind = checked.problem or "abstain"
+            answer = canned_reply(kind, language, checked.detail)
+            yield answer
+            reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
+                          "guard" if checked.problem else "abstain", kb_version, clock.timings,
+                          rejected=checked.problem, query=checked.text, hits=hits)
+            self._log(conversation_id, text, reply)
+            yield reply
+            return
+        confidence = decision.confidence
+
+        history = self.store.history(conversation_id, settings.history_turns)
+        request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens)
+        pieces: list[str] = []
+        for piece in self.generator.stream(request):
+            pieces.append(piece)
+            yield piece
+        answer = "".join(pieces).strip() or hits[0].entry.answer
+        clock.lap("generate")
+        citations = cited_hits(answer, hits)
+        reply = Reply(conversation_id, answer, False, language, citations, round(confidence, 4),
+                      self.generator.name, kb_version, clock.timings, query=checked.text, hits=hits)
+        self._log(conversation_id, text, reply)
+        yield reply
+
+    def _log(self, conversation_id: str, user_text: str, reply: Reply) -> None:
+        # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
+        self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply)

@@ -1,0 +1,71 @@
+"""Dataclasses that travel between the engine's steps and out to the UI, API and log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from knowledge_base.retriever import Hit
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation, as a chat template wants it."""
+
+    role: str  # "user" | "assistant" | "system"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """Everything a generator needs to write one answer."""
+
+    query: str
+    language: str
+    hits: list[Hit]
+    history: list[ChatMessage] = field(default_factory=list)
+    max_new_tokens: int = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """An entry the answer is based on; `number` is its [n] in the prompt."""
+
+    number: int
+    entry_id: str
+    question: str
+    score: float
+    url: str = ""
+
+
+@dataclass(slots=True)
+class Reply:
+    """The engine's answer to one customer turn, with its provenance."""
+
+    conversation_id: str
+    answer: str
+    abstained: bool
+    language: str
+    citations: list[Citation]
+    confidence: float
+    generator: str
+    kb_version: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    rejected: str = ""  # non-empty when the guard refused the message; says why
+    query: str = ""  # the text that was retrieved for, after cleaning
+    hits: list[Hit] = field(default_factory=list)
+
+    @property
+    def latency_ms(self) -> float:
+        return round(sum(self.timings_ms.values()), 3)
+
+
+def reply_to_json(reply: Reply) -> dict:
+    """The reply as the `chatbot ask --json` / `POST /api/ask` object of DESIGN.md."""
+    return {
+        "answer": reply.answer,
+        "abstained": reply.abstained,
+        "language": reply.language,
+        "sources": [{"id": c.entry_id, "question": c.question, "score": c.score} for c in reply.citations],
+        "conversation_id": reply.conversation_id,
+        "latency_ms": reply.latency_ms,
+    }

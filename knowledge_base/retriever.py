@@ -1,0 +1,79 @@
+"""Retrieval: the query's vector against every phrasing; the best phrasing speaks for its entry.
+
+The retriever follows the snapshot in service: when another process (or an import) switches
+`CURRENT`, the next search loads the new snapshot.
+
+    >>> retriever = Retriever(IndexStore(home / "index"), Embedder())
+    >>> [hit.entry.id for hit in retriever.search("where is my parcel?", k=3)]
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge_base.embedder import Embedder
+from knowledge_base.entries import Entry
+from knowledge_base.index import IndexStore, Snapshot
+
+# Each entry has several phrasings, so more vectors than entries are fetched before grouping.
+OVERFETCH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An entry found for a query: `score` is the cosine of its best-matching `phrasing`."""
+
+    entry: Entry
+    score: float
+    phrasing: str
+
+
+class Retriever:
+    """Dense nearest-phrasing search over the current index snapshot."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot in service, reloaded if another build switched to a newer one."""
+        name = self.store.current_name()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.manifest.snapshot != name:
+                self._snapshot = self.store.load()
+            return self._snapshot
+
+    @property
+    def kb_version(self) -> int:
+        return self.snapshot().manifest.kb_version
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The `k` best entries for `query`, best first, one hit per entry."""
+        return self.search_vector(self.embedder.encode([query])[0], k)
+
+    def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
+        """Like `search`, for a query already embedded (a unit vector)."""
+        snap = self.snapshot()
+        if snap.index.ntotal == 0:
+            return []
+        fetch = min(snap.index.ntotal, k * OVERFETCH)
+        scores, ids = snap.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), fetch)
+        best: dict[str, Hit] = {}
+        for score, vid in zip(scores[0], ids[0]):
+            if vid < 0:
+                continue
+            phrasing = snap.phrasings[int(vid)]
+            if phrasing.entry_id not in best:  # results come best first
+                best[phrasing.entry_id] = Hit(snap.entries[phrasing.entry_id], float(score), phrasing.text)
+                if len(best) == k:
+                    break
+        return list(best.values())

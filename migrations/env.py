@@ -1,0 +1,74 @@
+"""Alembic environment: the product's one metadata, on SQLite or PostgreSQL.
+
+Called by `chatbot.database.upgrade_database` (URL in `config.attributes["url"]`) or by the
+alembic CLI (`alembic -c migrations/alembic.ini upgrade head`), where the URL comes from
+`-x url=...`, else `sqlalchemy.url` in the ini, else the product settings (CHATBOT_DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import URL, Connection
+
+import chatbot.conversation_store  # noqa: F401  (registers the conversation tables on Base)
+from chatbot.database import check_database, create_db_engine
+from knowledge_base.db_models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+if config.config_file_name is not None and not config.attributes.get("url"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _database_url() -> str | URL:
+    url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
+    if not url:
+        url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        from chatbot.settings import load_settings
+
+        url = load_settings().database_url
+    return url
+
+
+def _configure(**kwargs: object) -> None:
+    context.configure(target_metadata=target_metadata, compare_type=True, **kwargs)
+
+
+def run_migrations_offline() -> None:
+    """Write the SQL to stdout instead of running it (`alembic upgrade head --sql`)."""
+    url = _database_url()
+    dialect = url.get_backend_name() if isinstance(url, URL) else str(url).split(":", 1)[0]
+    _configure(url=url, literal_binds=True, render_as_batch=dialect.startswith("sqlite"))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_on(connection: Connection) -> None:
+    # SQLite cannot ALTER most things in place: batch mode copies the table instead.
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run_on(connection)
+        return
+    engine = create_db_engine(_database_url())
+    try:
+        check_database(engine)  # a clear DatabaseUnavailable instead of a driver traceback
+        with engine.connect() as connection:
+            _run_on(connection)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,112 @@
+"""Migrations: empty database -> head -> base on SQLite and PostgreSQL; models and migrations agree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+import chatbot.conversation_store  # noqa: F401  (registers the conversation tables)
+from chatbot.database import (
+    alembic_config,
+    check_database,
+    create_db_engine,
+    downgrade_database,
+    migrations_folder,
+    upgrade_database,
+)
+from knowledge_base.db_models import Base
+
+TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'chatbot.db'}"
+    return request.getfixturevalue("postgres_db_url")
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_empty_database_to_head_and_back_to_base(database_url: str) -> None:
+    assert _tables(database_url) == set()
+    upgrade_database(database_url)
+    assert _tables(database_url) == TABLES
+    upgrade_database(database_url)  # already at head: nothing to do
+    downgrade_database(database_url, "base")
+    assert _tables(database_url) == set()
+    upgrade_database(database_url)
+    assert _tables(database_url) == TABLES
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            assert context.get_current_revision() == _head()
+    finally:
+        engine.dispose()
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_one_linear_history() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
+    assert [rev.revision for rev in script.walk_revisions()][-1] == "0001"
+
+
+def test_sqlite_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'chatbot.db'}"
+    engine = create_db_engine(url)
+    try:
+        check_database(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() > 0
+    finally:
+        engine.dispose()
+    assert (tmp_path / "new" / "folder" / "chatbot.db").exists()
+
+
+def test_postgres_engine_pre_pings() -> None:
+    engine = create_db_engine("postgresql+psycopg://bot:pw@db.example/chatbot")
+    assert engine.pool._pre_ping  # reconnects after a server restart instead of failing once
+
+
+def test_upgrade_works_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no alembic.ini here
+    upgrade_database("sqlite:///relative.db")
+    assert _tables(f"sqlite:///{tmp_path / 'relative.db'}") == TABLES
+    folder = migrations_folder()
+    assert {"env.py", "script.py.mako", "alembic.ini"} <= {p.name for p in folder.iterdir()}
+
+
+def test_alembic_cli_by_hand(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    ini = migrations_folder() / "alembic.ini"
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}", "upgrade", "head"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _tables(url) == TABLES

@@ -1,0 +1,195 @@
+"""The real server over real HTTP: the /api routes and the chat page's Gradio API.
+
+One uvicorn server (in a thread, on a free localhost port) serves the whole module, with the
+extractive generator, the shipped embedder and a small knowledge base in a temporary CHATBOT_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from chatbot.conversation_store import ConversationStore
+from chatbot.database import create_db_engine
+from chatbot.services import Services, build_services
+from chatbot.settings import Settings
+from ui.server import MAX_BODY_BYTES, create_app
+
+pytestmark = pytest.mark.integration
+
+FAQ_CSV = """\
+id,question,alternates,answer,url
+shipping-time,How long does shipping take?,When will my order arrive?|How many days does delivery take?,Orders arrive in 3-5 business days within the continental US.,https://help.example.com/shipping
+returns,How do I return an item?,Can I send something back?|What is your return policy?,You can return any item within 30 days for a full refund.,
+payment,Which payment methods do you accept?,Can I pay with PayPal?|Do you take credit cards?,"We accept Visa, Mastercard, American Express and PayPal.",
+store-hours,When is your customer service open?,What are your opening hours?,Our support team answers Monday to Friday from 9am to 6pm.,
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module's CHATBOT_HOME, set up like the `chatbot_home` fixture but for the module."""
+    home = tmp_path_factory.mktemp("ui-server") / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("CHATBOT_HOME", str(home))
+        for name in list(os.environ):
+            if name.startswith("CHATBOT_") and name != "CHATBOT_HOME" and not name.startswith("CHATBOT_TEST_"):
+                monkeypatch.delenv(name)
+        yield home
+
+
+@pytest.fixture(scope="module")
+def services(home: Path) -> Services:
+    services = build_services(Settings(home=home, generator="extractive"))
+    faq = home.parent / "faq.csv"
+    faq.write_text(FAQ_CSV, encoding="utf-8")
+    [report] = services.import_files([faq])
+    assert report.imported == 4 and not report.errors, report
+    return services
+
+
+@pytest.fixture(scope="module")
+def server_url(services: Services) -> Iterator[str]:
+    services.warm_up()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def http(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        yield client
+
+
+def logged_turns(services: Services, conversation_id: str) -> list[tuple[str, str]]:
+    """(user text, answer) of each turn logged, read through a store of its own on the same DB."""
+    store = ConversationStore(create_db_engine(services.settings.database_url))
+    transcript = store.get_transcript(conversation_id)
+    assert transcript is not None, f"conversation {conversation_id} was not logged"
+    messages = transcript.messages
+    assert [m.role for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+    return [(messages[i].content, messages[i + 1].content) for i in range(0, len(messages), 2)]
+
+
+def ask(http: httpx.Client, message, conversation_id=None) -> httpx.Response:
+    return http.post("/api/ask", json={"message": message, "conversation_id": conversation_id})
+
+
+def test_health_reports_the_index_and_generator(http: httpx.Client) -> None:
+    response = http.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "kb_version": 1, "entry_count": 4,
+                               "generator": "extractive", "detail": ""}
+
+
+def test_ask_answers_in_scope_question_citing_the_entry(http: httpx.Client, services: Services) -> None:
+    response = ask(http, "How many days until my parcel arrives?")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"answer", "abstained", "language", "sources", "conversation_id", "latency_ms"}
+    assert body["abstained"] is False and body["language"] == "en"
+    assert "3-5 business days" in body["answer"]
+    assert body["sources"][0]["id"] == "shipping-time"
+    assert body["sources"][0]["question"] == "How long does shipping take?"
+    assert 0.5 <= body["sources"][0]["score"] <= 1.0 and body["latency_ms"] > 0
+    assert logged_turns(services, body["conversation_id"]) == [
+        ("How many days until my parcel arrives?", body["answer"])]
+
+
+def test_ask_abstains_out_of_scope_and_offers_a_human(http: httpx.Client, services: Services) -> None:
+    body = ask(http, "What's the capital of Peru?").json()
+    assert body["abstained"] is True and body["sources"] == []
+    assert "support team" in body["answer"]
+    assert len(logged_turns(services, body["conversation_id"])) == 1
+
+
+def test_ask_continues_a_conversation(http: httpx.Client, services: Services) -> None:
+    first = ask(http, "Can I pay with PayPal?").json()
+    second = ask(http, "How do I send something back?", first["conversation_id"]).json()
+    assert second["conversation_id"] == first["conversation_id"]
+    assert second["sources"][0]["id"] == "returns"
+    assert [q for q, _ in logged_turns(services, first["conversation_id"])] == [
+        "Can I pay with PayPal?", "How do I send something back?"]
+
+
+@pytest.mark.parametrize("message", ["", "   ", "<script>alert(1)</script>", "x" * 10_000])
+def test_ask_answers_odd_messages_politely(http: httpx.Client, services: Services, message: str) -> None:
+    response = ask(http, message)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["abstained"] is True and body["sources"] == []
+    assert "<script>" not in body["answer"] and body["answer"].endswith(("?", "."))
+    assert len(logged_turns(services, body["conversation_id"])) == 1
+
+
+def test_ask_refuses_a_1mb_body_with_413(http: httpx.Client) -> None:
+    response = ask(http, "x" * (1 << 20))
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"Request body too large: the limit is {MAX_BODY_BYTES} "
+                                          "bytes. Send a shorter message."}
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"message": 42}, "message"),
+    ({"text": "hello"}, "message"),
+    ({"message": "hi", "conversation_id": "not an id!"}, "conversation_id"),
+    ({"message": "hi", "conversation_id": 7}, "conversation_id"),
+])
+def test_ask_rejects_wrong_types_with_422(http: httpx.Client, payload: dict, field: str) -> None:
+    response = http.post("/api/ask", json=payload)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(e["loc"][-1] == field for e in errors), errors
+    assert all(e["msg"] for e in errors)
+
+
+def test_ask_rejects_malformed_json_with_422(http: httpx.Client) -> None:
+    response = http.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "JSON decode error"
+
+
+def test_chat_page_is_served_at_root(http: httpx.Client) -> None:
+    response = http.get("/")
+    assert response.status_code == 200
+    assert "Brightmart Help Center" in response.text
+
+
+def test_gradio_client_chats_and_continues_the_conversation(server_url: str, services: Services) -> None:
+    from gradio_client import Client
+
+    client = Client(server_url, verbose=False)
+    answer, conversation_id, sources = client.predict("When will my order arrive?", None, api_name="/chat")
+    assert "3-5 business days" in answer
+    assert sources[0]["id"] == "shipping-time"
+    answer2, same_id, sources2 = client.predict("What are your opening hours?", conversation_id,
+                                                api_name="/chat")
+    assert same_id == conversation_id
+    assert "Monday to Friday" in answer2 and sources2[0]["id"] == "store-hours"
+    assert logged_turns(services, conversation_id) == [
+        ("When will my order arrive?", answer), ("What are your opening hours?", answer2)]

@@ -1,0 +1,118 @@
+"""The customer chat page: a Gradio app that streams the engine's answers with their sources.
+
+    >>> demo = build_chat_app(services)                  # a gr.Blocks; ui.server mounts it at /
+    >>> Client(url).predict("How long does shipping take?", None, api_name="/chat")
+    ('Orders arrive in 3-5 business days.', '3f2a...', [{'id': 'shipping', ...}])
+
+Each browser session keeps its conversation id in a `gr.State`; "New conversation" forgets it,
+so the engine starts a fresh conversation at the next message. The handlers only call the engine
+and render what it returns.
+"""
+
+# No `from __future__ import annotations`: gr.api reads the real type hints of `chat` to
+# publish its three outputs.
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from chatbot.database import DatabaseUnavailable
+from chatbot.messages import Reply
+from ui.rendering import customer_text, escape_markdown, render_reply
+from ui.responses import sources_to_json
+
+if TYPE_CHECKING:
+    from chatbot.services import Services
+
+DEFAULT_TITLE = "Brightmart Help Center"
+# Shown instead of an answer when the conversation log cannot be reached: no turn goes unlogged.
+UNAVAILABLE = ("Sorry, our help center is having a technical problem right now. "
+               "Please try again in a few minutes, or contact our support team.")
+BAD_CONVERSATION = "conversation_id must be 1-64 letters, digits, '_' or '-' (or empty for a new conversation)"
+# Turns answered at once per app; more wait in Gradio's queue. A CPU-bound local model gains
+# nothing from more, and the extractive generator answers in milliseconds anyway.
+CHAT_CONCURRENCY = 4
+
+History = list[dict[str, Any]]
+
+
+class ChatHandlers:
+    """The page's event handlers, kept apart from the layout so they can be tested directly."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+
+    def send(self, message: str, history: History | None,
+             conversation_id: str | None) -> Iterator[tuple[History, str | None, str]]:
+        """Stream one turn into the chat: yields (chat messages, conversation id, textbox value)."""
+        history = list(history or [])
+        if not message or not message.strip():
+            yield history, conversation_id, ""
+            return
+        history.append({"role": "user", "content": customer_text(message)})
+        shown = ""
+
+        def with_answer() -> History:  # a fresh list each time: Gradio may still hold the last
+            return [*history, {"role": "assistant", "content": shown}]
+
+        yield with_answer(), conversation_id, ""
+        try:
+            for event in self.services.engine.stream(conversation_id, message):
+                if isinstance(event, Reply):
+                    shown, conversation_id = render_reply(event), event.conversation_id
+                else:
+                    shown += event
+                yield with_answer(), conversation_id, ""
+        except DatabaseUnavailable:
+            shown = UNAVAILABLE
+            yield with_answer(), conversation_id, ""
+
+    @staticmethod
+    def new_conversation() -> tuple[History, None, str]:
+        """Clear the chat and forget the conversation id; the next message starts a new one."""
+        return [], None, ""
+
+    def chat(self, message: str, conversation_id: str | None = None) -> tuple[str, str, list[dict]]:
+        """Answer one turn for API clients: (answer, conversation id, sources).
+
+        Pass the returned conversation id back to continue the same conversation; an empty or
+        missing id starts a new one.
+        """
+        try:
+            reply = self.services.engine.respond(conversation_id or None, message)
+        except DatabaseUnavailable:
+            raise gr.Error(UNAVAILABLE) from None
+        except ValueError:
+            raise gr.Error(BAD_CONVERSATION) from None
+        return reply.answer, reply.conversation_id, sources_to_json(reply)
+
+
+def build_chat_app(services: "Services", title: str = DEFAULT_TITLE) -> gr.Blocks:
+    """The customer chat page for `services`, titled with the shop's name."""
+    handlers = ChatHandlers(services)
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {escape_markdown(title)}")
+        conversation_id = gr.State(None)  # one per browser session
+        chatbot = gr.Chatbot(
+            label="Chat", height=520, sanitize_html=True, render_markdown=True,
+            allow_tags=False, feedback_options=None, buttons=["copy"],
+            placeholder="Ask a question about orders, shipping, returns or payments.",
+        )
+        with gr.Row():
+            textbox = gr.Textbox(show_label=False, placeholder="Type your question…",
+                                 scale=5, max_lines=6, autofocus=True)
+            send = gr.Button("Send", variant="primary", scale=1)
+        new = gr.Button("New conversation", variant="secondary", size="sm")
+
+        turn = dict(fn=handlers.send, inputs=[textbox, chatbot, conversation_id],
+                    outputs=[chatbot, conversation_id, textbox], api_visibility="private",
+                    concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
+        textbox.submit(**turn)
+        send.click(**turn)
+        for event in (new.click, chatbot.clear):  # the Chatbot's own trash button too
+            event(handlers.new_conversation, outputs=[chatbot, conversation_id, textbox],
+                  api_visibility="private", queue=False)
+        gr.api(handlers.chat, api_name="chat", concurrency_limit=CHAT_CONCURRENCY,
+               concurrency_id="chat")
+    return demo

@@ -1,0 +1,20 @@
+"""What the HTTP API and the chat page's API endpoint send back for a `Reply`.
+
+The JSON contract of DESIGN.md ("chatbot ask --json") is defined once, in
+`chatbot.messages.reply_to_json`, so that the CLI (which must not import `ui`) and the API share
+it; it is re-exported here for the UI's handlers.
+
+    >>> reply_to_json(services.engine.respond(None, "How long does shipping take?"))
+    {'answer': '...', 'abstained': False, 'language': 'en', 'sources': [...], ...}
+"""
+
+from __future__ import annotations
+
+from chatbot.messages import Reply, reply_to_json
+
+__all__ = ["reply_to_json", "sources_to_json"]
+
+
+def sources_to_json(reply: Reply) -> list[dict]:
+    """The reply's cited entries as `[{"id", "question", "score"}]`, as in `reply_to_json`."""
+    return reply_to_json(reply)["sources"]
