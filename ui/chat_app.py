@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from chatbot.services import Services
 
 DEFAULT_TITLE = "Brightmart Help Center"
-# Shown instead of an answer when the conversation log cannot be reached: no turn goes unlogged.
+# Shown when the database is down: the engine answers no turn that it cannot log.
 UNAVAILABLE = ("Sorry, our help center is having a technical problem right now. "
                "Please try again in a few minutes, or contact our support team.")
 BAD_CONVERSATION = "conversation_id must be 1-64 letters, digits, '_' or '-' (or empty for a new conversation)"
@@ -35,6 +35,16 @@ BAD_CONVERSATION = "conversation_id must be 1-64 letters, digits, '_' or '-' (or
 CHAT_CONCURRENCY = 4
 
 History = list[dict[str, Any]]
+
+
+def chat_theme() -> gr.themes.Base:
+    """Gradio's default look with fonts served by the app itself (no font CDN, works offline).
+
+    The semibold Source Sans Pro file that Gradio ships holds only a few glyphs, so headings and
+    buttons would mix fonts; declaring 400 and 700 makes semibold text use the complete bold file.
+    """
+    font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
+    return gr.themes.Default(font=[font, "ui-sans-serif", "system-ui", "sans-serif"])
 
 
 class ChatHandlers:

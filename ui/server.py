@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatbot.database import DatabaseUnavailable, check_database
-from ui.chat_app import DEFAULT_TITLE, build_chat_app
+from ui.chat_app import DEFAULT_TITLE, build_chat_app, chat_theme
 from ui.responses import reply_to_json
 
 if TYPE_CHECKING:
@@ -160,7 +160,8 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Routes registered above take precedence over the mount, which catches every other path.
     return gr.mount_gradio_app(app, build_chat_app(services, title), path="/",
-                               footer_links=[], run_history=False, show_error=False)
+                               footer_links=[], run_history=False, show_error=False,
+                               theme=chat_theme())
 
 
 def run_server(services: "Services", host: str | None = None, port: int | None = None) -> None:

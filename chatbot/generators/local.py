@@ -72,6 +72,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     Written to a temporary sibling folder and renamed into place, so `target` either does not
     exist or is complete, even if the process dies half-way. Returns `target`.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if target.is_dir():
@@ -82,7 +83,9 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     try:
         source, name = str(gguf_path.parent), gguf_path.name
         tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=name)
+        # float32 whatever the GGUF's own float type: the folder is the full-precision copy, and
+        # each load casts to its device's dtype.
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=name, dtype=torch.float32)
         # The weights are already dequantised to float tensors; what is left of the GGUF is its
         # quantizer, and save_pretrained refuses a "quantized" model until both are dropped.
         if hasattr(model.config, "quantization_config"):
