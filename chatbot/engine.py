@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 # A hit in the customer's language wins over a slightly better hit in another language.
 SAME_LANGUAGE_MARGIN = 0.05
+# Used when neither the setting nor a calibration (it needs entries with alternates) gives one;
+# suits all-MiniLM-L6-v2's cosine scale.
+FALLBACK_THRESHOLD = 0.5
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -103,7 +106,15 @@ class ChatEngine:
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
         clock.lap("decide")
-        return Decision(checked, language, hits, confidence, confidence < settings.answer_threshold)
+        return Decision(checked, language, hits, confidence, confidence < self.answer_threshold)
+
+    @property
+    def answer_threshold(self) -> float:
+        """The setting if given, else the threshold calibrated when the index was built."""
+        if self.settings.answer_threshold is not None:
+            return self.settings.answer_threshold
+        calibrated = self.retriever.snapshot().manifest.answer_threshold
+        return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
     def respond(self, conversation_id: str | None, text: str) -> Reply:
         """Answer one turn; returns the logged `Reply`."""

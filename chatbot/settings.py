@@ -35,12 +35,20 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home, description="Data folder: database, index snapshots, models.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in `home`.")
-    embedding_model: str = Field(default="all-MiniLM-L6-v2", description="Shipped name, HF id or local folder.")
+    embedding_model: str = Field(
+        default="auto",
+        description="`auto` (English model for English-only KBs, multilingual otherwise), "
+                    "`all-MiniLM-L6-v2`, `multilingual-e5-small`, a HF id or a local folder.",
+    )
     generator: str = Field(default="extractive", description="`extractive`, `local` (shipped SmolLM2), a model id or path.")
     device: str = Field(default="auto", description="`auto`, `cpu`, `cuda`, `cuda:1`, `mps`.")
 
     top_k: int = Field(default=5, ge=1, le=50, description="Entries retrieved per turn.")
-    answer_threshold: float = Field(default=0.5, ge=-1.0, le=1.0, description="Top cosine below this: abstain.")
+    answer_threshold: float | None = Field(
+        default=None, ge=-1.0, le=1.0,
+        description="Top cosine below this: abstain. Unset: the threshold calibrated on the KB's "
+                    "own phrasings when the index was built.",
+    )
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)

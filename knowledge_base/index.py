@@ -28,6 +28,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
+from knowledge_base.calibration import calibrate_threshold
 from knowledge_base.entries import Entry
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Manifest:
     created_at: float
     index_type: str = "IDMap2,Flat,IP"
     snapshot: str = ""
+    answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.calibration)
 
 
 @dataclass(frozen=True)
@@ -199,12 +201,16 @@ class IndexStore:
                kb_version: int, model_name: str, dimension: int) -> Manifest:
         import faiss
 
+        ordered = sorted(phrasings, key=lambda p: p.vector_id)
+        vectors = (index.reconstruct_batch(np.array([p.vector_id for p in ordered], dtype=np.int64))
+                   if ordered else np.zeros((0, dimension), dtype=np.float32))
+        threshold = calibrate_threshold(vectors, [p.entry_id for p in ordered])
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%dT%H%M%S") + f"-v{kb_version}-{os.urandom(3).hex()}"
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.snapshots_dir))
         faiss.write_index(index, str(tmp / "index.faiss"))
         with open(tmp / "phrasings.jsonl", "w", encoding="utf-8") as handle:
-            for p in sorted(phrasings, key=lambda p: p.vector_id):
+            for p in ordered:
                 handle.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
         with open(tmp / "entries.jsonl", "w", encoding="utf-8") as handle:
             for entry in sorted(entries.values(), key=lambda e: e.id):
@@ -212,7 +218,7 @@ class IndexStore:
         manifest = Manifest(
             embedding_model=model_name, dimension=dimension, kb_version=kb_version,
             entry_count=len(entries), phrasing_count=len(phrasings), checksum=_checksum(tmp),
-            created_at=time.time(), snapshot=name,
+            created_at=time.time(), snapshot=name, answer_threshold=threshold,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(tmp, self.snapshots_dir / name)

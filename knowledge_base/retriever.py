@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -34,9 +35,13 @@ class Hit:
 class Retriever:
     """Dense nearest-phrasing search over the current index snapshot."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder,
+                 embedder_for: Callable[[str], Embedder] | None = None) -> None:
+        """`embedder_for(model_name)` supplies the embedder when a snapshot was built with another
+        model than `embedder`'s (queries must be embedded by the model that built the index)."""
         self.store = store
         self.embedder = embedder
+        self._embedder_for = embedder_for
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -50,6 +55,12 @@ class Retriever:
         with self._lock:
             if self._snapshot is None or self._snapshot.manifest.snapshot != name:
                 self._snapshot = self.store.load()
+                model = self._snapshot.manifest.embedding_model
+                if model != self.embedder.model_name:
+                    if self._embedder_for is None:
+                        raise RuntimeError(f"the index was built with {model!r}, not "
+                                           f"{self.embedder.model_name!r}: rebuild it")
+                    self.embedder = self._embedder_for(model)
             return self._snapshot
 
     @property
@@ -58,6 +69,7 @@ class Retriever:
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The `k` best entries for `query`, best first, one hit per entry."""
+        self.snapshot()  # first: it decides which embedder the query needs
         return self.search_vector(self.embedder.encode([query])[0], k)
 
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:

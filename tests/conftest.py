@@ -15,11 +15,22 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def converted_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models converted from their packages (e5, SmolLM2) once per test session, not per test."""
+    return tmp_path_factory.mktemp("converted-models")
+
+
 @pytest.fixture
-def chatbot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder, also exported as CHATBOT_HOME for code that reads the environment."""
+def chatbot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, converted_models: Path) -> Path:
+    """A fresh data folder, also exported as CHATBOT_HOME for code that reads the environment.
+
+    Its database and index are its own; its `models/` folder links to the session's converted
+    models, which every test would otherwise convert again.
+    """
     home = tmp_path / "home"
     home.mkdir()
+    (home / "models").symlink_to(converted_models, target_is_directory=True)
     monkeypatch.setenv("CHATBOT_HOME", str(home))
     for name in list(os.environ):
         if name.startswith("CHATBOT_") and name != "CHATBOT_HOME" and not name.startswith("CHATBOT_TEST_"):

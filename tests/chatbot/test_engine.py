@@ -33,7 +33,7 @@ def test_in_scope_question_is_answered_with_a_citation(services: Services) -> No
     assert reply.answer == "You can return items within 30 days of delivery."
     assert [c.entry_id for c in reply.citations] == ["returns"]
     assert reply.language == "en"
-    assert reply.confidence >= services.settings.answer_threshold
+    assert reply.confidence >= services.engine.answer_threshold
     assert set(reply.timings_ms) >= {"guard", "retrieve", "decide", "generate"}
     assert reply.kb_version == 1
 
