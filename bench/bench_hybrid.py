@@ -3,12 +3,16 @@
 Data sets (in-scope questions only):
   - demo-en / demo-zh: knowledge_base/demo/shop_faq.jsonl (English and Chinese entries in one
     KB) against testset_en.jsonl / testset_zh.jsonl;
+  - demo-codes: the demo questions (en and zh) that name an acronym, brand or code ("UPS", "APO",
+    "WELCOME10"), where exact terms should matter;
   - BANKING77: 10 phrasings per intent as the KB (bench/banking77.py), the full test split.
 
 Dense: max cosine over an entry's phrasings (all-MiniLM-L6-v2, multilingual-e5-small).
 Lexical: `knowledge_base.lexical.LexicalIndex` over phrasings and answers. Fusion:
-`knowledge_base.fusion` on the top `--depth` candidates of each, as a retriever would see them.
-A second table compares BM25 tokenisations (Chinese jieba vs bigrams, stemming, stopwords).
+`knowledge_base.fusion` on the top `--depth` candidates of each, as a retriever would see them;
+"spread" rows set the weight from the knowledge base (`fusion.dense_spread`), as the product does.
+A first table compares BM25 tokenisations (Chinese characters+bigrams vs jieba words, stemming,
+stopwords, answers indexed or not).
 
     python bench/bench_hybrid.py [--depth 20] [--cache /tmp/bench-hybrid-cache]
 """
@@ -25,19 +29,29 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import re
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from banking77 import DATA, build  # noqa: E402
 
 from knowledge_base.entries import Entry  # noqa: E402
-from knowledge_base.fusion import reciprocal_rank_fusion, weighted_fusion  # noqa: E402
+from knowledge_base.fusion import (  # noqa: E402
+    LEXICAL_WEIGHT_PER_SPREAD,
+    dense_spread,
+    reciprocal_rank_fusion,
+    weighted_fusion,
+)
 from knowledge_base.lexical import LexicalIndex, TokenizerSettings, entry_documents  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "knowledge_base" / "demo"
 MODELS = {"MiniLM": "all-MiniLM-L6-v2", "e5-small": "multilingual-e5-small"}
 RRF_WEIGHTS = (0.25, 0.5, 1.0)  # weight of the BM25 list; the dense list weighs 1
-FUSION_WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5)
+FUSION_WEIGHTS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+SPREAD_FACTORS = (0.25, 0.5, 0.75, 1.0)  # weight = factor x dense_spread of the knowledge base
+# An acronym, brand or code written in capitals or with digits ("UPS", "APO", "WELCOME10").
+_EXACT_TERM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z0-9]+(?![a-z])")
 
 
 @dataclass
@@ -57,6 +71,8 @@ def demo_sets() -> list[Dataset]:
         rows = [json.loads(line) for line in (DEMO / f"testset_{lang}.jsonl").read_text().splitlines()]
         rows = [r for r in rows if r["expected_id"] is not None]
         sets.append(Dataset(f"demo-{lang}", entries, [r["query"] for r in rows], [r["expected_id"] for r in rows]))
+    codes = [(q, e) for d in sets for q, e in zip(d.queries, d.expected) if _EXACT_TERM.search(q)]
+    sets.append(Dataset("demo-codes", entries, [q for q, _ in codes], [e for _, e in codes]))
     return sets
 
 
@@ -84,10 +100,12 @@ def embed(model: str, texts: list[str], cache: Path) -> np.ndarray:
     return vectors
 
 
-def dense_candidates(data: Dataset, model: str, depth: int, cache: Path) -> list[dict[str, float]]:
-    """Per query: the `depth` best entries by max cosine over their phrasings."""
+def dense_candidates(data: Dataset, model: str, depth: int, cache: Path) -> tuple[list[dict[str, float]], float]:
+    """Per query: the `depth` best entries by max cosine over their phrasings; and the KB's
+    `dense_spread`."""
     owners = [(i, text) for i, e in enumerate(data.entries) for text in e.phrasings]
     phrasing_vectors = embed(model, [t for _, t in owners], cache)
+    spread = dense_spread(phrasing_vectors, [data.entries[i].id for i, _ in owners])
     query_vectors = embed(model, data.queries, cache)
     starts = np.flatnonzero(np.r_[True, np.diff([i for i, _ in owners]) != 0])  # owners are grouped
     out = []
@@ -95,7 +113,7 @@ def dense_candidates(data: Dataset, model: str, depth: int, cache: Path) -> list
         per_entry = np.maximum.reduceat(row, starts)
         top = np.argsort(-per_entry, kind="stable")[:depth]
         out.append({data.entries[i].id: float(per_entry[i]) for i in top})
-    return out
+    return out, spread
 
 
 def lexical_candidates(data: Dataset, depth: int, settings: TokenizerSettings | None = None,
@@ -108,9 +126,14 @@ def top1(rankings: list[list[str]], expected: list[str]) -> float:
     return sum(bool(r) and r[0] == e for r, e in zip(rankings, expected)) / len(expected)
 
 
-def methods(dense: list[dict[str, float]], lexical: list[dict[str, float]]) -> dict[str, list[list[str]]]:
+def methods(dense: list[dict[str, float]], lexical: list[dict[str, float]],
+            spread: float) -> dict[str, list[list[str]]]:
     """Rankings (ids, best first) per method, for one data set and one dense model."""
     out = {"dense": [list(d) for d in dense]}
+    for factor in SPREAD_FACTORS:
+        mark = " (default)" if factor == LEXICAL_WEIGHT_PER_SPREAD else ""
+        out[f"dense + {factor} spread x BM25/max{mark}"] = [
+            [i for i, _ in weighted_fusion(d, x, factor * spread)] for d, x in zip(dense, lexical)]
     for w in RRF_WEIGHTS:
         out[f"RRF, BM25 weight {w}"] = [[i for i, _ in reciprocal_rank_fusion([list(d), list(x)], [1.0, w])]
                                         for d, x in zip(dense, lexical)]
@@ -132,14 +155,14 @@ def main() -> None:
 
     # -- BM25 tokenisation ----------------------------------------------------------------------
     variants = {
-        "jieba, stem, stopwords (default)": (TokenizerSettings(), True),
+        "chars+bigrams, stem, stopwords (default)": (TokenizerSettings(), True),
         "  same, phrasings only (no answers)": (TokenizerSettings(), False),
-        "  Chinese as character bigrams": (TokenizerSettings(chinese="bigram"), True),
+        "  Chinese as jieba words": (TokenizerSettings(chinese="jieba"), True),
         "  no stemming": (TokenizerSettings(stem=False), True),
         "  no stopwords": (TokenizerSettings(stopwords=False), True),
     }
     print(f"BM25 alone, top-1 ({', '.join(f'{d.name} n={len(d.queries)}' for d in sets)})")
-    print(f"{'tokenisation':<40}" + "".join(f"{n:>11}" for n in names))
+    print(f"{'tokenisation':<50}" + "".join(f"{n:>11}" for n in names))
     lexical = {}
     for label, (settings, answers) in variants.items():
         scores = []
@@ -148,21 +171,24 @@ def main() -> None:
             if label.endswith("(default)"):
                 lexical[d.name] = cands
             scores.append(top1([list(c) for c in cands], d.expected))
-        print(f"{label:<40}" + "".join(f"{s:>11.3f}" for s in scores))
+        print(f"{label:<50}" + "".join(f"{s:>11.3f}" for s in scores))
 
     # -- dense, BM25, fusions ------------------------------------------------------------------
     table: dict[str, dict[str, float]] = {"BM25 alone": {d.name: top1([list(c) for c in lexical[d.name]], d.expected)
                                                          for d in sets}}
+    spreads = []
     for short, model in MODELS.items():
         for d in sets:
-            dense = dense_candidates(d, model, args.depth, args.cache)
-            for method, rankings in methods(dense, lexical[d.name]).items():
+            dense, spread = dense_candidates(d, model, args.depth, args.cache)
+            spreads.append(f"{short} {d.name} {spread:.3f}")
+            for method, rankings in methods(dense, lexical[d.name], spread).items():
                 table.setdefault(f"{short}: {method}", {})[d.name] = top1(rankings, d.expected)
     print(f"\nDense and fused, top-1 (candidates: top {args.depth} of each; RRF k=60)")
-    print(f"{'method':<40}" + "".join(f"{n:>11}" for n in names))
+    print(f"{'method':<50}" + "".join(f"{n:>11}" for n in names))
     for method, row in table.items():
-        print(f"{method:<40}" + "".join(f"{row[n]:>11.3f}" for n in names))
-    print(f"\n({time.perf_counter() - started:.0f} s; embeddings cached in {args.cache})")
+        print(f"{method:<50}" + "".join(f"{row[n]:>11.3f}" for n in names))
+    print(f"\ndense_spread (median leave-one-out top-1 minus top-10 cosine): {'; '.join(spreads)}")
+    print(f"({time.perf_counter() - started:.0f} s; embeddings cached in {args.cache})")
 
 
 if __name__ == "__main__":

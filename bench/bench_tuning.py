@@ -108,6 +108,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-tuning"))
     parser.add_argument("--e5", action="store_true", help="also multilingual-e5-small and the ensemble")
+    parser.add_argument("--models-dir", type=Path, default=Path("/tmp/e5models"),
+                        help="where multilingual-e5-small is converted (once)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=0)
@@ -121,7 +123,7 @@ def main() -> None:
 
     bases = {"all-MiniLM-L6-v2": resolve_model_path("all-MiniLM-L6-v2")}
     if args.e5:
-        bases["multilingual-e5-small"] = resolve_model_path("multilingual-e5-small", models_dir=args.work / "e5")
+        bases["multilingual-e5-small"] = resolve_model_path("multilingual-e5-small", models_dir=args.models_dir)
     entries, queries, expected = load(args.work, 0)
     oos_entries, oos_queries, oos_expected = load(args.work, 10)
 

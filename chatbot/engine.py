@@ -102,7 +102,8 @@ class ChatEngine:
         clock.lap("guard")
         if not checked.ok:
             return Decision(checked, language, [], 0.0, True)
-        hits = prefer_language(self.retriever.search(checked.text, top_k or settings.top_k), language)
+        hits = prefer_language(self.retriever.search(checked.text, top_k or settings.top_k,
+                                                       settings.lexical_weight), language)
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
         clock.lap("decide")

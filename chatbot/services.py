@@ -68,8 +68,10 @@ class Services:
         a change of model rebuilds the index.
         """
         model = choose_embedding_model(self.settings.embedding_model, self.knowledge_base.list_entries())
-        return sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
-                          full=full, progress=progress)
+        manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
+                              full=full, progress=progress)
+        self.retriever.refresh()
+        return manifest
 
     def import_files(self, paths: list[Path], progress: bool = False) -> list[FileReport]:
         """Import knowledge-base files, then update the index for what changed."""

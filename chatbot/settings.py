@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="Top cosine below this: abstain. Unset: the threshold calibrated on the KB's "
                     "own phrasings when the index was built.",
     )
+    lexical_weight: float | None = Field(
+        default=None, ge=0.0, le=10.0,
+        description="BM25's weight in fusion with the dense scores. Unset: scaled to the embedding "
+                    "model's cosine spread when the index was built; 0: dense only.",
+    )
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)

@@ -6,7 +6,8 @@ Layout under the index folder (``CHATBOT_HOME/index``)::
     snapshots/<name>/index.faiss normalised inner-product index; one vector per phrasing
     snapshots/<name>/phrasings.jsonl  vector id -> entry id and phrasing text
     snapshots/<name>/entries.jsonl    the entries at this KB version (what hits return)
-    snapshots/<name>/manifest.json    model, dimension, KB version, counts, checksum
+    snapshots/<name>/lexical.*        BM25 over the phrasings and answers (knowledge_base.lexical)
+    snapshots/<name>/manifest.json    model, dimension, KB version, counts, checksum, calibration
 
 A crash mid-build leaves a `.tmp-*` folder behind and `CURRENT` unchanged, so the old snapshot
 keeps serving. An update re-embeds only the entries that changed.
@@ -20,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -30,6 +31,9 @@ from tqdm.auto import tqdm
 
 from knowledge_base.calibration import calibrate_threshold
 from knowledge_base.entries import Entry
+from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
+from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
+from knowledge_base.lexical import LexicalIndex, entry_documents
 
 if TYPE_CHECKING:
     import faiss
@@ -55,6 +59,7 @@ class Manifest:
     index_type: str = "IDMap2,Flat,IP"
     snapshot: str = ""
     answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.calibration)
+    lexical_weight: float = 0.0  # BM25's share in fusion, scaled to this model's cosine spread
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Snapshot:
     phrasings: dict[int, Phrasing]
     entries: dict[str, Entry]
     path: Path
+    lexical: LexicalIndex | None = None
+    vector_ids: dict[str, list[int]] = field(default_factory=dict)  # entry id -> its phrasings' ids
 
 
 def _entry_from_json(data: dict) -> Entry:
@@ -138,7 +145,11 @@ class IndexStore:
             for line in handle:
                 entry = _entry_from_json(json.loads(line))
                 entries[entry.id] = entry
-        return Snapshot(manifest, index, phrasings, entries, folder)
+        lexical = LexicalIndex.load(folder) if (folder / LEXICAL_MANIFEST).exists() else None
+        vector_ids: dict[str, list[int]] = {}
+        for phrasing in phrasings.values():
+            vector_ids.setdefault(phrasing.entry_id, []).append(phrasing.vector_id)
+        return Snapshot(manifest, index, phrasings, entries, folder, lexical, vector_ids)
 
     # -- writing -----------------------------------------------------------------------------
     def rebuild(self, entries: Iterable[Entry], kb_version: int, embedder: "Embedder",
@@ -204,7 +215,9 @@ class IndexStore:
         ordered = sorted(phrasings, key=lambda p: p.vector_id)
         vectors = (index.reconstruct_batch(np.array([p.vector_id for p in ordered], dtype=np.int64))
                    if ordered else np.zeros((0, dimension), dtype=np.float32))
-        threshold = calibrate_threshold(vectors, [p.entry_id for p in ordered])
+        vector_entries = [p.entry_id for p in ordered]
+        threshold = calibrate_threshold(vectors, vector_entries)
+        lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%dT%H%M%S") + f"-v{kb_version}-{os.urandom(3).hex()}"
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.snapshots_dir))
@@ -215,10 +228,12 @@ class IndexStore:
         with open(tmp / "entries.jsonl", "w", encoding="utf-8") as handle:
             for entry in sorted(entries.values(), key=lambda e: e.id):
                 handle.write(json.dumps(_entry_to_json(entry), ensure_ascii=False) + "\n")
+        LexicalIndex().build(entry_documents(entries.values())).save(tmp)
         manifest = Manifest(
             embedding_model=model_name, dimension=dimension, kb_version=kb_version,
             entry_count=len(entries), phrasing_count=len(phrasings), checksum=_checksum(tmp),
             created_at=time.time(), snapshot=name, answer_threshold=threshold,
+            lexical_weight=lexical_weight,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(tmp, self.snapshots_dir / name)

@@ -10,6 +10,7 @@ The retriever follows the snapshot in service: when another process (or an impor
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,10 +18,15 @@ import numpy as np
 
 from knowledge_base.embedder import Embedder
 from knowledge_base.entries import Entry
+from knowledge_base.fusion import weighted_fusion
 from knowledge_base.index import IndexStore, Snapshot
 
 # Each entry has several phrasings, so more vectors than entries are fetched before grouping.
 OVERFETCH = 8
+# How often a search looks for a newer snapshot (written by another process or thread).
+REFRESH_SECONDS = 1.0
+# Entries each retriever proposes before fusion.
+FUSION_CANDIDATES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,7 @@ class Retriever:
         self.embedder = embedder
         self._embedder_for = embedder_for
         self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -50,8 +57,15 @@ class Retriever:
         self.snapshot()
 
     def snapshot(self) -> Snapshot:
-        """The snapshot in service, reloaded if another build switched to a newer one."""
+        """The snapshot in service, reloaded if another build switched to a newer one.
+
+        The pointer file is read at most every `REFRESH_SECONDS`, not on every query.
+        """
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._checked_at < REFRESH_SECONDS:
+            return self._snapshot
         name = self.store.current_name()
+        self._checked_at = now
         with self._lock:
             if self._snapshot is None or self._snapshot.manifest.snapshot != name:
                 self._snapshot = self.store.load()
@@ -63,17 +77,41 @@ class Retriever:
                     self.embedder = self._embedder_for(model)
             return self._snapshot
 
+    def refresh(self) -> None:
+        """Look for a newer snapshot on the next search (after this process built one)."""
+        self._checked_at = 0.0
+
     @property
     def kb_version(self) -> int:
         return self.snapshot().manifest.kb_version
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The `k` best entries for `query`, best first, one hit per entry."""
-        self.snapshot()  # first: it decides which embedder the query needs
-        return self.search_vector(self.embedder.encode([query])[0], k)
+    def search(self, query: str, k: int = 5, lexical_weight: float | None = None) -> list[Hit]:
+        """The `k` best entries for `query`, best first, one hit per entry.
+
+        Dense scores are fused with BM25 (`lexical_weight`; None: the weight calibrated for this
+        snapshot, 0: dense only). `Hit.score` stays the cosine, which the abstain threshold reads.
+        """
+        snap = self.snapshot()  # first: it decides which embedder the query needs
+        vector = self.embedder.encode([query])[0]
+        weight = snap.manifest.lexical_weight if lexical_weight is None else lexical_weight
+        if snap.lexical is None or weight <= 0:
+            return self.search_vector(vector, k)
+        candidates = self.search_vector(vector, max(k, FUSION_CANDIDATES))
+        dense = {hit.entry.id: hit for hit in candidates}
+        lexical = dict(snap.lexical.search(query, max(k, FUSION_CANDIDATES)))
+        fused = weighted_fusion({i: h.score for i, h in dense.items()}, lexical, weight)
+        return [dense.get(entry_id) or self._exact_hit(snap, entry_id, vector) for entry_id, _ in fused[:k]]
+
+    @staticmethod
+    def _exact_hit(snap: Snapshot, entry_id: str, vector: np.ndarray) -> Hit:
+        """The real cosine of an entry BM25 found outside the dense candidates."""
+        ids = snap.vector_ids[entry_id]
+        scores = snap.index.reconstruct_batch(np.array(ids, dtype=np.int64)) @ vector
+        best = int(np.argmax(scores))
+        return Hit(snap.entries[entry_id], float(scores[best]), snap.phrasings[ids[best]].text)
 
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
-        """Like `search`, for a query already embedded (a unit vector)."""
+        """The `k` best entries by cosine alone, for a query already embedded (a unit vector)."""
         snap = self.snapshot()
         if snap.index.ntotal == 0:
             return []

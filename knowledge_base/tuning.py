@@ -138,6 +138,9 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     out_dir = Path(out_dir)
     model = SentenceTransformer(base_model_path, device=choice.device,
                                 local_files_only=Path(base_model_path).exists())
+    # The trainer's model-card bookkeeping would look datasets up on the Hub and embed examples.
+    model.model_card_data.local_files_only = True
+    model.model_card_data.generate_widget_examples = False
     if freeze_word_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
     rows = build_pairs(entries, seed=seed)

@@ -42,6 +42,7 @@ def test_search_finds_the_entry_by_its_best_phrasing(shop_entries, tmp_path: Pat
 
 def test_one_change_updates_the_index_without_re_embedding_everything(shop_entries, 
         tmp_path: Path, repository, embedder, monkeypatch) -> None:
+    monkeypatch.setattr("knowledge_base.retriever.REFRESH_SECONDS", 0.0)
     repository.upsert(shop_entries)
     store = IndexStore(tmp_path / "index")
     sync_index(repository, store, embedder)
