@@ -19,7 +19,8 @@ from chatbot.canned import canned_reply
 from chatbot.generators.base import Generator
 from chatbot.guard import GuardResult, check_message
 from chatbot.language import detect_language
-from chatbot.messages import Citation, GenerationRequest, Reply
+from chatbot.messages import ChatMessage, Citation, GenerationRequest, Reply
+from chatbot.rewrite import follow_up_context
 from chatbot.settings import Settings
 from knowledge_base.retriever import Hit, Retriever
 
@@ -43,6 +44,7 @@ class Decision:
     hits: list[Hit]
     confidence: float
     abstained: bool
+    query: str = ""  # what was retrieved for: the cleaned text, or its standalone rewrite
 
 
 class _Clock:
@@ -92,9 +94,10 @@ class ChatEngine:
         self.retriever.warm_up()
         self.generator.warm_up()
 
-    def decide(self, text: str, clock: _Clock | None = None, top_k: int | None = None) -> Decision:
-        """Guard, detect the language, retrieve `top_k` entries (default: the setting), and
-        decide whether to answer. Logs nothing."""
+    def decide(self, text: str, clock: _Clock | None = None, top_k: int | None = None,
+               history: list[ChatMessage] | None = None) -> Decision:
+        """Guard, detect the language, rewrite a follow-up with the `history`, retrieve `top_k`
+        entries (default: the setting), and decide whether to answer. Logs nothing."""
         settings = self.settings
         clock = clock or _Clock()
         checked = check_message(text, settings.max_message_chars)
@@ -102,12 +105,15 @@ class ChatEngine:
         clock.lap("guard")
         if not checked.ok:
             return Decision(checked, language, [], 0.0, True)
+        context = follow_up_context(checked.text, history or [])
+        query = f"{context} {checked.text}" if context else checked.text
+        clock.lap("rewrite")
         hits = prefer_language(self.retriever.search(checked.text, top_k or settings.top_k,
-                                                       settings.lexical_weight), language)
+                                                       settings.lexical_weight, context=context), language)
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
         clock.lap("decide")
-        return Decision(checked, language, hits, confidence, confidence < self.answer_threshold)
+        return Decision(checked, language, hits, confidence, confidence < self.answer_threshold, query)
 
     @property
     def answer_threshold(self) -> float:
@@ -133,7 +139,8 @@ class ChatEngine:
         conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
         clock.lap("session")
 
-        decision = self.decide(text, clock)
+        history = self.store.history(conversation_id, settings.history_turns)
+        decision = self.decide(text, clock, history=history)
         checked, language, hits = decision.checked, decision.language, decision.hits
         kb_version = self.retriever.kb_version
         if decision.abstained:
@@ -142,13 +149,12 @@ class ChatEngine:
             yield answer
             reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
                           "guard" if checked.problem else "abstain", kb_version, clock.timings,
-                          rejected=checked.problem, query=checked.text, hits=hits)
+                          rejected=checked.problem, query=decision.query or checked.text, hits=hits)
             self._log(conversation_id, text, reply)
             yield reply
             return
         confidence = decision.confidence
 
-        history = self.store.history(conversation_id, settings.history_turns)
         request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens)
         pieces: list[str] = []
         for piece in self.generator.stream(request):
@@ -158,7 +164,7 @@ class ChatEngine:
         clock.lap("generate")
         citations = cited_hits(answer, hits)
         reply = Reply(conversation_id, answer, False, language, citations, round(confidence, 4),
-                      self.generator.name, kb_version, clock.timings, query=checked.text, hits=hits)
+                      self.generator.name, kb_version, clock.timings, query=decision.query, hits=hits)
         self._log(conversation_id, text, reply)
         yield reply
 

@@ -27,6 +27,8 @@ OVERFETCH = 8
 REFRESH_SECONDS = 1.0
 # Entries each retriever proposes before fusion.
 FUSION_CANDIDATES = 20
+# A follow-up's own words lead; the question it refers to supplies the topic.
+CONTEXT_WEIGHT = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +87,22 @@ class Retriever:
     def kb_version(self) -> int:
         return self.snapshot().manifest.kb_version
 
-    def search(self, query: str, k: int = 5, lexical_weight: float | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, lexical_weight: float | None = None,
+               context: str = "") -> list[Hit]:
         """The `k` best entries for `query`, best first, one hit per entry.
 
         Dense scores are fused with BM25 (`lexical_weight`; None: the weight calibrated for this
         snapshot, 0: dense only). `Hit.score` stays the cosine, which the abstain threshold reads.
+        `context` (the question a follow-up refers to) is mixed into the query vector at
+        `CONTEXT_WEIGHT`; BM25 sees only the follow-up's own words, which are what is new.
         """
         snap = self.snapshot()  # first: it decides which embedder the query needs
-        vector = self.embedder.encode([query])[0]
+        if context:
+            vectors = self.embedder.encode([query, context])
+            mixed = vectors[0] + CONTEXT_WEIGHT * vectors[1]
+            vector = mixed / np.linalg.norm(mixed)
+        else:
+            vector = self.embedder.encode([query])[0]
         weight = snap.manifest.lexical_weight if lexical_weight is None else lexical_weight
         if snap.lexical is None or weight <= 0:
             return self.search_vector(vector, k)

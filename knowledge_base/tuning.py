@@ -116,6 +116,14 @@ def _one_entry_per_batch_sampler(dataset: Any, *, groups: Sequence[int], batch_s
     return OneEntryPerBatchSampler(dataset, batch_size=batch_size, drop_last=False, seed=seed)
 
 
+def _contrastive_loss(model: Any) -> Any:
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    # Symmetric: phrasing → sibling and sibling → phrasing, each its own softmax.
+    return MultipleNegativesRankingLoss(model, directions=("query_to_doc", "doc_to_query"),
+                                        partition_mode="per_direction")
+
+
 def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, epochs: int = 3,
                   learning_rate: float = 5e-5, batch_size: int = 32, seed: int = 0,
                   progress: bool = False, device: str = "auto",
@@ -130,7 +138,6 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     from datasets import Dataset
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments)
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     start = time.perf_counter()
     choice = resolve_device(device)
@@ -147,9 +154,7 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     if not rows:
         raise ValueError("nothing to tune on: the knowledge base has no phrasings")
     dataset = Dataset.from_dict({"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]})
-    # Symmetric: phrasing → sibling and sibling → phrasing, each its own softmax.
-    loss = MultipleNegativesRankingLoss(model, directions=("query_to_doc", "doc_to_query"),
-                                        partition_mode="per_direction")
+    loss = _contrastive_loss(model)
     # Train with the prompt the model adds at encode time (e5: "query: "), or the two drift apart.
     prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
 

@@ -13,6 +13,7 @@ FAQ = """id,question,alternates,answer,language
 ship-time,How long does shipping take?,When will my order arrive?|delivery time,Standard shipping takes 3-5 business days.,en
 returns,Can I return an item?,What is your return policy?|I want to send something back,You can return items within 30 days of delivery.,en
 password,How do I reset my password?,I forgot my password|can't log in,Use 'Forgot password' on the sign-in page.,en
+express,How fast is express shipping?,express delivery|next-day delivery,Express shipping arrives in 1-2 business days for $14.99.,en
 returns-zh,可以退货吗？,退货政策是什么？|我想退回商品,收货后30天内可以退货。,zh
 ship-time-zh,发货需要多长时间？,我的订单什么时候到？|配送时间,标准配送需要3-5个工作日。,zh
 """
@@ -105,3 +106,14 @@ def test_a_kb_change_is_answered_without_restart(services: Services) -> None:
     services.sync_index()
     reply = services.engine.respond(None, "Can I buy a gift voucher?")
     assert reply.citations[0].entry_id == "gift" and reply.kb_version == 2
+
+
+def test_a_follow_up_is_rewritten_with_the_previous_question(services: Services) -> None:
+    first = services.engine.respond(None, "How long does shipping take?")
+    follow_up = services.engine.respond(first.conversation_id, "And for express?")
+    assert follow_up.query == "How long does shipping take? And for express?"
+    assert follow_up.citations[0].entry_id == "express"
+    transcript = services.conversations.get_transcript(first.conversation_id)
+    assert transcript.messages[-1].trace.query == follow_up.query  # the trace shows the rewrite
+    standalone = services.engine.respond(first.conversation_id, "Can I return an item?")
+    assert standalone.query == "Can I return an item?"
