@@ -134,6 +134,15 @@ def index_rebuild() -> None:
                f"model {manifest.embedding_model} ({manifest.dimension}-d)")
 
 
+@index_app.command("tune")
+def index_tune(epochs: int = typer.Option(3, min=1, help="Passes over the phrasings.")) -> None:
+    """Fine-tune the embedding model on the KB's own phrasings, then rebuild the index with it."""
+    manifest = _services().tune_index(epochs=epochs, progress=True)
+    typer.echo(f"index rebuilt with the tuned model {manifest.embedding_model}: "
+               f"{manifest.entry_count} entries, {manifest.phrasing_count} phrasings, "
+               f"answer threshold {manifest.answer_threshold}")
+
+
 @app.command()
 def ask(text: str = typer.Argument(..., help="The customer's message."),
         conversation: Optional[str] = typer.Option(None, "--conversation", help="Continue this conversation."),

@@ -6,6 +6,7 @@ Nothing here loads a model: `warm_up()` does, and the server calls it at start-u
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +20,14 @@ from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.factory import create_generator
 from chatbot.settings import Settings
-from knowledge_base.embedder import Embedder, choose_embedding_model
+from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
+from knowledge_base.entries import Entry
 from knowledge_base.importing import FileReport, import_files
 from knowledge_base.index import IndexStore, Manifest
 from knowledge_base.repository import KnowledgeBaseRepository
 from knowledge_base.retriever import Retriever
 from knowledge_base.sync import sync_index
+from knowledge_base.tuning import tune_embedder, tuned_from
 
 DEMO_KB = Path(knowledge_base.__file__).resolve().parent / "demo" / "shop_faq.jsonl"
 
@@ -65,18 +68,52 @@ class Services:
         """Bring the index up to date with the knowledge base (incrementally when it can).
 
         The embedding model follows the setting; with "auto" it follows the KB's languages, and
-        a change of model rebuilds the index.
+        a change of model rebuilds the index. An index built with a tuned model (`tune_index`)
+        keeps it through updates; `full` rebuilds with the configured, untuned model.
         """
-        model = choose_embedding_model(self.settings.embedding_model, self.knowledge_base.list_entries())
+        entries = self.knowledge_base.list_entries()
+        # A full rebuild goes back to the configured model; an update keeps a tuned one.
+        model = (choose_embedding_model(self.settings.embedding_model, entries) if full
+                 else self._embedding_model(entries))
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
                               full=full, progress=progress)
         self.retriever.refresh()
         return manifest
 
+    def _embedding_model(self, entries: list[Entry]) -> str:
+        """The model the index should use: the setting's (or "auto"'s) choice, or the model tuned
+        from that choice if the index in service already uses one (it stays until re-tuned)."""
+        chosen = choose_embedding_model(self.settings.embedding_model, entries)
+        manifest = self.index_store.read_manifest()
+        if manifest is not None and manifest.embedding_model != chosen:
+            base = tuned_from(manifest.embedding_model)
+            if base is not None and base == resolve_model_path(chosen, self.settings.models_dir):
+                return manifest.embedding_model
+        return chosen
+
+    def tune_index(self, epochs: int = 3, progress: bool = False) -> Manifest:
+        """Fine-tune the embedding model on the KB's phrasings into a new model version under
+        `CHATBOT_HOME/models/tuned/`, then rebuild the index with it (the untuned model stays)."""
+        entries = self.knowledge_base.list_entries()
+        base = choose_embedding_model(self.settings.embedding_model, entries)
+        version = self.knowledge_base.current_version()
+        out_dir = self.settings.models_dir / "tuned" / f"{Path(base).name}-kb{version}-{int(time.time())}"
+        tune_embedder(resolve_model_path(base, self.settings.models_dir), entries, out_dir,
+                      epochs=epochs, progress=progress, device=self.settings.device)
+        manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(str(out_dir)),
+                              full=True, progress=progress)
+        self.retriever.refresh()
+        return manifest
+
     def import_files(self, paths: list[Path], progress: bool = False) -> list[FileReport]:
-        """Import knowledge-base files, then update the index for what changed."""
+        """Import knowledge-base files, then update the index for what changed (and re-tune the
+        embedder when `CHATBOT_AUTO_TUNE` is on and something changed)."""
         reports = import_files(self.knowledge_base, paths, progress=progress)
-        self.sync_index(progress=progress)
+        changed = any(r.created or r.updated for r in reports)
+        if self.settings.auto_tune and changed:
+            self.tune_index(progress=progress)
+        else:
+            self.sync_index(progress=progress)
         return reports
 
     def warm_up(self) -> None:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
         description="BM25's weight in fusion with the dense scores. Unset: scaled to the embedding "
                     "model's cosine spread when the index was built; 0: dense only.",
     )
+    auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)

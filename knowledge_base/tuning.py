@@ -40,6 +40,8 @@ TUNING_FILE = "tuning.json"  # the report, saved beside the weights (provenance)
 
 @dataclass(frozen=True)
 class TuneReport:
+    """What `tune_embedder` made: where, from which model, on how many pairs, in how long."""
+
     out_dir: Path
     base_model: str
     pairs: int
@@ -135,7 +137,10 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     118M parameters; faster, and leaves the languages the KB does not use untouched).
     """
     import transformers
-    from datasets import Dataset
+    try:
+        from datasets import Dataset
+    except ImportError as error:  # sentence-transformers' trainer needs it; serving does not
+        raise RuntimeError("tuning needs the `datasets` package: pip install 'sentence-transformers[train]'") from error
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments)
 
@@ -188,6 +193,14 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     return report
 
 
+def tuned_from(model: str) -> str | None:
+    """The base model a tuned model folder was made from, or None if `model` is not one."""
+    record = Path(model) / TUNING_FILE
+    if not record.is_file():
+        return None
+    return json.loads(record.read_text())["base_model"]
+
+
 def _replace_folder(new: Path, target: Path) -> None:
     # os.replace cannot swap a non-empty folder in one step: move the old one aside first (a
     # reader may find no folder for that instant, never a half-written one).
@@ -205,7 +218,7 @@ def _replace_folder(new: Path, target: Path) -> None:
 class EntryClassifier:
     """Logistic regression from an embedding to its entry (trained on the phrasing vectors)."""
 
-    model: Any  # sklearn.linear_model.LogisticRegression
+    model: Any  # sklearn pipeline: StandardScaler, LogisticRegression
     classes: np.ndarray  # entry ids, the columns of predict_proba
 
     def predict_proba(self, query_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,11 +227,14 @@ class EntryClassifier:
 
 
 def fit_entry_classifier(vectors: np.ndarray, entry_ids: Sequence[str], *,
-                         c: float = 10.0) -> EntryClassifier:
-    """Fit the head; `c` is the inverse regularisation (unit vectors need a weak one)."""
+                         c: float = 0.3) -> EntryClassifier:
+    """Fit the head on the phrasing vectors. Features are standardised first, so one `c` (inverse
+    regularisation) suits every model whatever its cosine scale (e5's vectors sit close together)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    model = LogisticRegression(C=c, max_iter=2000)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
     model.fit(np.asarray(vectors, dtype=np.float32), np.asarray(entry_ids))
     return EntryClassifier(model, model.classes_)
 
