@@ -17,6 +17,9 @@ from typing import Sequence
 import numpy as np
 
 DEFAULT_QUANTILE = 0.05
+# A model tuned on these very phrasings scores them higher than it will score new questions, so
+# its leave-one-out scores are optimistic: a lower quantile keeps the same share of answers.
+TUNED_QUANTILE = 0.02
 
 
 def leave_one_out_scores(vectors: np.ndarray, entry_ids: Sequence[str]) -> np.ndarray:

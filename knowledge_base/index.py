@@ -29,11 +29,12 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from knowledge_base.calibration import calibrate_threshold
+from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, calibrate_threshold
 from knowledge_base.entries import Entry
 from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
 from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
 from knowledge_base.lexical import LexicalIndex, entry_documents
+from knowledge_base.tuning import tuned_from
 
 if TYPE_CHECKING:
     import faiss
@@ -216,7 +217,8 @@ class IndexStore:
         vectors = (index.reconstruct_batch(np.array([p.vector_id for p in ordered], dtype=np.int64))
                    if ordered else np.zeros((0, dimension), dtype=np.float32))
         vector_entries = [p.entry_id for p in ordered]
-        threshold = calibrate_threshold(vectors, vector_entries)
+        quantile = TUNED_QUANTILE if tuned_from(model_name) else DEFAULT_QUANTILE
+        threshold = calibrate_threshold(vectors, vector_entries, quantile)
         lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%dT%H%M%S") + f"-v{kb_version}-{os.urandom(3).hex()}"

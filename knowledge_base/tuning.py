@@ -164,6 +164,7 @@ def tune_embedder(base_model_path: str, entries: list[Entry], out_dir: Path, *, 
     prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_work(out_dir)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
     try:
         args = SentenceTransformerTrainingArguments(
@@ -199,6 +200,14 @@ def tuned_from(model: str) -> str | None:
     if not record.is_file():
         return None
     return json.loads(record.read_text())["base_model"]
+
+
+def _remove_stale_work(out_dir: Path, older_than_s: float = 86_400) -> None:
+    # A killed run leaves its temporary folder behind (`finally` never ran); a day-old one is dead
+    # (a CPU run can take an hour or more, so younger ones may still be in use).
+    for folder in out_dir.parent.glob(f".tmp-{out_dir.name}-*"):
+        if time.time() - folder.stat().st_mtime > older_than_s:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _replace_folder(new: Path, target: Path) -> None:
