@@ -1,0 +1,82 @@
+"""The classifier head over the entries: fit, save/load, blend and cross-validated calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_base.entry_head import (EntryHead, blend, cross_validated_scores, fit_entry_head,
+                                       head_wanted)
+from knowledge_base.entries import Entry
+
+DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
+
+
+@pytest.fixture(scope="module")
+def demo_vectors(embedder) -> tuple[np.ndarray, np.ndarray, list[Entry]]:
+    """The demo KB's English phrasings, embedded by the shipped MiniLM."""
+    from knowledge_base.importers import read_file
+
+    entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]
+    texts = [t for e in entries for t in e.phrasings]
+    ids = np.array([e.id for e in entries for _ in e.phrasings])
+    return embedder.encode(texts), ids, entries
+
+
+def test_head_learns_the_entries_and_survives_a_round_trip(tmp_path: Path, demo_vectors, embedder) -> None:
+    vectors, ids, entries = demo_vectors
+    head = fit_entry_head(vectors, ids)
+    assert set(head.classes) == set(ids.tolist())
+    probs = head.probabilities(vectors)
+    assert probs.shape == (len(vectors), len(head.classes))
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # On its own training phrasings the head is nearly always right.
+    assert np.mean(np.array(head.classes)[probs.argmax(1)] == ids) > 0.95
+    head.save(tmp_path)
+    again = EntryHead.load(tmp_path)
+    assert again.classes == head.classes
+    assert np.allclose(again.probabilities(vectors), probs)
+    assert EntryHead.load(tmp_path / "nowhere") is None
+    # A new customer question goes to the right entry.
+    question = embedder.encode(["my parcel still hasn't come, where is it"])
+    by_class = dict(zip(head.classes, head.probabilities(question)[0]))
+    best = max(by_class, key=by_class.get)
+    assert any("deliver" in e.answer.lower() or "track" in e.answer.lower() for e in entries if e.id == best)
+
+
+def test_two_entries_give_a_proper_softmax() -> None:
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
+    head = fit_entry_head(vectors, ["a", "a", "b", "b"])
+    probs = head.probabilities(np.array([[1, 0], [0, 1]], dtype=np.float32))
+    assert probs.shape == (2, 2)
+    assert probs[0, head.classes.index("a")] > 0.5 > probs[1, head.classes.index("a")]
+    assert fit_entry_head(vectors[:2], ["a", "a"]) is None
+    with pytest.raises(ValueError, match="vectors but"):
+        fit_entry_head(vectors, ["a", "b"])
+
+
+def test_cross_validated_scores_are_honest(demo_vectors) -> None:
+    vectors, ids, _ = demo_vectors
+    scores, correct = cross_validated_scores(vectors, ids)
+    assert len(scores) == len(vectors)  # every demo entry has alternates
+    # Held-out phrasings are harder than training ones: not all right, but mostly.
+    assert 0.6 < correct.mean() < 1.0
+    # Right answers score higher than wrong ones: the threshold has something to separate.
+    assert scores[correct].mean() > scores[~correct].mean()
+    again, _ = cross_validated_scores(vectors, ids)
+    assert np.array_equal(scores, again)  # seeded
+
+
+def test_blend_and_when_a_head_is_wanted() -> None:
+    assert blend(0.8, 0.4) == pytest.approx(0.6)
+    assert blend(0.8, 0.4, weight=0.0) == pytest.approx(0.8)
+    assert head_wanted("auto", entry_count=77, phrasing_count=770)
+    assert not head_wanted("auto", entry_count=77, phrasing_count=77)  # no alternates
+    assert not head_wanted("auto", entry_count=10_000, phrasing_count=100_000)
+    assert head_wanted("on", entry_count=10_000, phrasing_count=10_000)
+    assert not head_wanted("off", entry_count=77, phrasing_count=770)
+    assert not head_wanted("on", entry_count=1, phrasing_count=5)
+    with pytest.raises(ValueError, match="entry_head must be"):
+        head_wanted("sometimes", 10, 100)
