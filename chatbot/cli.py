@@ -49,7 +49,7 @@ def _services(channel: str = "cli", **overrides: object):
 @app.command()
 def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on."),
           port: Optional[int] = typer.Option(None, help="Port to listen on.")) -> None:
-    """Serve the customer chat at / and the HTTP API under /api."""
+    """Serve the customer chat at /, the HTTP API under /api and the OpenAI-compatible API under /v1."""
     from ui.server import run_server
 
     services = _services(channel="web", host=host, port=port)

@@ -6,17 +6,20 @@
 
 `stream()` yields the answer's text pieces as they are generated, then the finished `Reply`;
 `respond()` is the same without the pieces. Both log the turn before returning the `Reply`.
+A generator that fails (a remote server down) costs the customer no answer: the best entry's
+answer is given instead, and the trace's generator says why.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from chatbot.canned import canned_reply
-from chatbot.generators.base import Generator
+from chatbot.generators.base import Generator, GeneratorError
 from chatbot.guard import GuardResult, check_message
 from chatbot.language import detect_language
 from chatbot.messages import ChatMessage, Citation, GenerationRequest, Reply
@@ -27,12 +30,15 @@ from knowledge_base.retriever import Hit, Retriever
 if TYPE_CHECKING:
     from chatbot.conversation_store import ConversationStore
 
+log = logging.getLogger(__name__)
+
 # A hit in the customer's language wins over a slightly better hit in another language.
 SAME_LANGUAGE_MARGIN = 0.05
 # Used when neither the setting nor a calibration (it needs entries with alternates) gives one;
 # suits all-MiniLM-L6-v2's cosine scale.
 FALLBACK_THRESHOLD = 0.5
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+GENERATOR_NAME_CHARS = 200  # the trace's generator column
 
 
 @dataclass(frozen=True)
@@ -123,23 +129,32 @@ class ChatEngine:
         calibrated = self.retriever.snapshot().manifest.answer_threshold
         return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
-    def respond(self, conversation_id: str | None, text: str) -> Reply:
-        """Answer one turn; returns the logged `Reply`."""
+    def respond(self, conversation_id: str | None, text: str,
+                history: list[ChatMessage] | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`: as in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text):
+        for event in self.stream(conversation_id, text, history):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
         return reply
 
-    def stream(self, conversation_id: str | None, text: str) -> Iterator[str | Reply]:
-        """Yield answer pieces (str) as they are produced, then the finished, logged `Reply`."""
+    def stream(self, conversation_id: str | None, text: str,
+               history: list[ChatMessage] | None = None) -> Iterator[str | Reply]:
+        """Yield answer pieces (str) as they are produced, then the finished, logged `Reply`.
+
+        `history`: the earlier messages as the caller has them (an OpenAI-style request carries
+        its own), used instead of the stored conversation's; they pass the guard like a turn.
+        """
         settings = self.settings
         clock = _Clock()
         conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
         clock.lap("session")
 
-        history = self.store.history(conversation_id, settings.history_turns)
+        if history is None:
+            history = self.store.history(conversation_id, settings.history_turns)
+        else:
+            history = self.screen_history(history)
         decision = self.decide(text, clock, history=history)
         checked, language, hits = decision.checked, decision.language, decision.hits
         kb_version = self.retriever.kb_version
@@ -157,16 +172,36 @@ class ChatEngine:
 
         request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens)
         pieces: list[str] = []
-        for piece in self.generator.stream(request):
-            pieces.append(piece)
-            yield piece
+        failure = ""
+        try:
+            for piece in self.generator.stream(request):
+                pieces.append(piece)
+                yield piece
+        except GeneratorError as error:
+            # The customer still gets the best entry's answer, after whatever was already shown.
+            failure = str(error)
+            log.warning("generator %s failed, answering with the best entry: %s", self.generator.name, failure)
+            pieces.append(("\n\n" if pieces else "") + hits[0].entry.answer)
+            yield pieces[-1]
         answer = "".join(pieces).strip() or hits[0].entry.answer
         clock.lap("generate")
         citations = cited_hits(answer, hits)
+        generator = f"extractive (fallback: {failure})" if failure else self.generator.name
         reply = Reply(conversation_id, answer, False, language, citations, round(confidence, 4),
-                      self.generator.name, kb_version, clock.timings, query=decision.query, hits=hits)
+                      generator[:GENERATOR_NAME_CHARS], kb_version, clock.timings, query=decision.query,
+                      hits=hits)
         self._log(conversation_id, text, reply)
         yield reply
+
+    def screen_history(self, history: list[ChatMessage]) -> list[ChatMessage]:
+        """The last `history_turns` turns of caller-supplied messages: customer and assistant
+        messages only, cleaned by the guard; ones it refuses are left out, as in the store's."""
+        kept = []
+        for message in history:
+            checked = check_message(message.content, self.settings.max_message_chars)
+            if message.role in ("user", "assistant") and checked.ok:
+                kept.append(ChatMessage(message.role, checked.text))
+        return kept[-2 * self.settings.history_turns:] if self.settings.history_turns else []
 
     def _log(self, conversation_id: str, user_text: str, reply: Reply) -> None:
         # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.

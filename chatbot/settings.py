@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,7 +40,19 @@ class Settings(BaseSettings):
         description="`auto` (English model for English-only KBs, multilingual otherwise), "
                     "`all-MiniLM-L6-v2`, `multilingual-e5-small`, a HF id or a local folder.",
     )
-    generator: str = Field(default="extractive", description="`extractive`, `local` (shipped SmolLM2), a model id or path.")
+    generator: str = Field(
+        default="extractive",
+        description="`extractive`, `local` (shipped SmolLM2), a model id or path, or `openai:<base-url>` "
+                    "(an OpenAI-compatible server such as vLLM or TGI, e.g. `openai:http://gpu-box:8000/v1`).",
+    )
+    generator_model: str = Field(
+        default="", description="The model an `openai:` server is asked for; empty: the first it lists.")
+    # SecretStr: printed as '**********' in reprs, logs and validation errors.
+    openai_api_key: SecretStr | None = Field(default=None, description="API key of the `openai:` server, if it wants one.")
+    openai_timeout_s: float = Field(default=30.0, gt=0, le=600,
+                                    description="Seconds an `openai:` server may take to connect or to send the next piece.")
+    openai_max_retries: int = Field(default=2, ge=0, le=10,
+                                    description="Retries (with back-off) of a failed `openai:` request before falling back.")
     device: str = Field(default="auto", description="`auto`, `cpu`, `cuda`, `cuda:1`, `mps`.")
 
     top_k: int = Field(default=5, ge=1, le=50, description="Entries retrieved per turn.")

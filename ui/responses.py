@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from chatbot.messages import Reply, reply_to_json
 
-__all__ = ["reply_to_json", "sources_to_json"]
+__all__ = ["DATABASE_DOWN", "reply_to_json", "sources_to_json"]
+
+DATABASE_DOWN = ("The service is temporarily unavailable: its database cannot be reached. "
+                 "Please try again in a few minutes.")
 
 
 def sources_to_json(reply: Reply) -> list[dict]:

@@ -1,4 +1,5 @@
-"""The web server: the HTTP API under /api and the customer chat page at /.
+"""The web server: the HTTP API under /api, the OpenAI-compatible API under /v1
+(`ui.openai_api`) and the customer chat page at /.
 
     >>> app = create_app(build_services(load_settings()))   # a FastAPI app; uvicorn serves it
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
@@ -14,7 +15,7 @@ cause get a 4xx with a message that says what to change, a database that is down
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import gradio as gr
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -28,7 +29,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatbot.database import DatabaseUnavailable, check_database
 from ui.chat_app import DEFAULT_TITLE, build_chat_app, chat_theme
-from ui.responses import reply_to_json
+from ui.openai_api import create_openai_app
+from ui.openai_schema import error_json
+from ui.responses import DATABASE_DOWN, reply_to_json
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -39,8 +42,6 @@ log = logging.getLogger(__name__)
 # politely. Bodies past this are refused before they are read into memory.
 MAX_BODY_BYTES = 64 * 1024
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-DATABASE_DOWN = ("The service is temporarily unavailable: its database cannot be reached. "
-                 "Please try again in a few minutes.")
 
 
 class AskRequest(BaseModel):
@@ -116,14 +117,15 @@ class ContentLengthLimit:
     plain text; this answers the common case in the API's format.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
-        self.app, self.max_bytes, self.prefix = app, max_bytes, prefix
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/",
+                 error_body: Callable[[str], dict] = lambda message: {"detail": message}) -> None:
+        self.app, self.max_bytes, self.prefix, self.error_body = app, max_bytes, prefix, error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             length = dict(scope["headers"]).get(b"content-length", b"")
             if length.isdigit() and int(length) > self.max_bytes:
-                response = JSONResponse({"detail": _too_large(self.max_bytes)}, status_code=413)
+                response = JSONResponse(self.error_body(_too_large(self.max_bytes)), status_code=413)
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)
 
@@ -150,9 +152,13 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
 
 
 def create_app(services: "Services", title: str = DEFAULT_TITLE) -> FastAPI:
-    """The FastAPI app: /api routes, then the chat page mounted at / (it serves everything else)."""
+    """The FastAPI app: /api routes, the OpenAI-compatible API at /v1, then the chat page mounted
+    at / (it serves everything else)."""
     app = FastAPI(title=title, summary="Customer-service chatbot API")
     app.include_router(api_router(services))
+    openai_app = create_openai_app(services, MAX_BODY_BYTES)
+    app.mount("/v1", ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
+                                        error_body=lambda message: error_json(message, code="request_too_large")))
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     for error in (DatabaseUnavailable, OperationalError, InterfaceError):
         app.add_exception_handler(error, _database_down)

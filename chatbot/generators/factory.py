@@ -4,6 +4,8 @@
     'extractive'
     >>> create_generator("local", Path("/tmp/models"), "cpu", 160).name
     'local:smollm2'
+    >>> create_generator("openai:http://gpu-box:8000/v1", Path("/tmp/models"), remote=RemoteOptions("qwen")).name
+    'openai:qwen@http://gpu-box:8000/v1'
 """
 
 from __future__ import annotations
@@ -14,21 +16,25 @@ from pathlib import Path
 from chatbot.generators.base import Generator
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.generators.local import SHIPPED_MODELS, LocalGenerator
+from chatbot.generators.remote import RemoteGenerator, RemoteOptions
 
 # A Hugging Face repo id: "name" or "owner/name", letters, digits, "-", "_", "."; at most 96 chars.
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CHOICES = "'extractive', 'local' (the shipped SmolLM2), a Hugging Face model id or a local model folder"
+_CHOICES = ("'extractive', 'local' (the shipped SmolLM2), a Hugging Face model id, a local model folder "
+            "or 'openai:<base-url>'")
 
 
 def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or name.endswith(".gguf")
 
 
-def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160) -> Generator:
+def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160,
+                     remote: RemoteOptions | None = None) -> Generator:
     """The generator that `name` selects; raises ValueError, naming the choices, for a bad name.
 
     "extractive" → `ExtractiveGenerator`; "local" or "smollm2" → the shipped SmolLM2; an existing
-    folder or `.gguf` file, or a hub id ("HuggingFaceTB/SmolLM2-360M-Instruct") → `LocalGenerator`.
+    folder or `.gguf` file, or a hub id ("HuggingFaceTB/SmolLM2-360M-Instruct") → `LocalGenerator`;
+    "openai:<base-url>" → `RemoteGenerator` with the `remote` options (model, key, timeout, retries).
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"generator is empty: use {_CHOICES}")
@@ -41,7 +47,7 @@ def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_
         shipped = "smollm2" if key.lower() == "local" else key.lower()
         return LocalGenerator(shipped, Path(models_dir), device, max_new_tokens)
     if key.lower().startswith("openai:"):
-        raise ValueError(f"generator {key!r}: the OpenAI-compatible backend is not available in this version")
+        return RemoteGenerator(key[len("openai:"):], remote or RemoteOptions(), max_new_tokens)
     path = Path(key).expanduser()
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
         return LocalGenerator(str(path), Path(models_dir), device, max_new_tokens)

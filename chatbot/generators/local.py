@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from chatbot.generators.base import Generator
+from chatbot.generators.base import Generator, stripped_pieces
 from chatbot.messages import GenerationRequest
 from chatbot.prompts import build_messages
 from knowledge_base.devices import DeviceChoice, resolve_device
@@ -243,26 +243,5 @@ class LocalGenerator(Generator):
 
 
 def _first_line_pieces(pieces: Iterator[str]) -> Iterator[str]:
-    """Re-chunk streamed text so that the pieces join to `first_line` of the whole text.
-
-    Leading blanks are dropped, trailing blanks are held back until more text follows them, and
-    the stream ends at the first newline after some text.
-    """
-    pending = ""
-    started = False
-    for piece in pieces:
-        if not started:
-            piece = piece.lstrip()
-            if not piece:
-                continue
-            started = True
-        text = pending + piece
-        head, newline, _ = text.partition("\n")
-        if newline:
-            if head.rstrip():
-                yield head.rstrip()
-            return
-        kept = text.rstrip()
-        if kept:
-            yield kept
-        pending = text[len(kept) :]
+    """Re-chunk streamed text so that the pieces join to `first_line` of the whole text."""
+    return stripped_pieces(pieces, first_line=True)

@@ -182,7 +182,7 @@ def test_factory_names(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "/no/such/folder", "./nope", "~/missing-model", "missing.gguf", "a/b/c", "not a model!", "openai:http://localhost:8000/v1"],
+    ["", "   ", "/no/such/folder", "./nope", "~/missing-model", "missing.gguf", "a/b/c", "not a model!", "openai:localhost:8000/v1"],
 )
 def test_factory_rejects_bad_names(name: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError):

@@ -6,21 +6,17 @@ extractive generator, the shipped embedder and a small knowledge base in a tempo
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from chatbot.conversation_store import ConversationStore
 from chatbot.database import create_db_engine
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
+from live_server import module_home, running_server
 from ui.server import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
@@ -34,22 +30,10 @@ store-hours,When is your customer service open?,What are your opening hours?,Our
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The module's CHATBOT_HOME, set up like the `chatbot_home` fixture but for the module."""
-    home = tmp_path_factory.mktemp("ui-server") / "home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("CHATBOT_HOME", str(home))
-        for name in list(os.environ):
-            if name.startswith("CHATBOT_") and name != "CHATBOT_HOME" and not name.startswith("CHATBOT_TEST_"):
-                monkeypatch.delenv(name)
+    with module_home(tmp_path_factory.mktemp("ui-server")) as home:
         yield home
 
 
@@ -66,18 +50,8 @@ def services(home: Path) -> Services:
 @pytest.fixture(scope="module")
 def server_url(services: Services) -> Iterator[str]:
     services.warm_up()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(create_app(services)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
