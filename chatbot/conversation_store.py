@@ -14,10 +14,10 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
@@ -74,6 +74,11 @@ class TurnTraceRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     timings: Mapped[dict] = mapped_column(JSON, default=dict)  # step name -> milliseconds
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # The grounding check: None when nothing was generated (abstained, rejected); False when the
+    # generated answer (`replaced_answer`) was replaced by the extractive one, for `grounding_reasons`.
+    grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    grounding_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    replaced_answer: Mapped[str] = mapped_column(Text, default="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,9 @@ class TurnTrace:
     latency_ms: float
     timings: dict[str, float]
     created_at: datetime
+    grounded: bool | None = None  # None: nothing generated; False: `replaced_answer` was replaced
+    grounding_reasons: list[str] = field(default_factory=list)
+    replaced_answer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +140,8 @@ def _trace(row: TurnTraceRow) -> TurnTrace:
         id=row.id, query=row.query, language=row.language, decision=row.decision,
         entry_ids=list(row.entry_ids or []), scores=list(row.scores or []), generator=row.generator,
         kb_version=row.kb_version, latency_ms=row.latency_ms, timings=dict(row.timings or {}),
-        created_at=_aware(row.created_at),
+        created_at=_aware(row.created_at), grounded=row.grounded,
+        grounding_reasons=list(row.grounding_reasons or []), replaced_answer=row.replaced_answer or "",
     )
 
 
@@ -219,6 +228,10 @@ class ConversationStore:
                 generator=reply.generator, kb_version=int(reply.kb_version),
                 latency_ms=float(reply.latency_ms),
                 timings={name: float(ms) for name, ms in reply.timings_ms.items()}, created_at=now,
+                grounded=reply.grounding.grounded if reply.grounding else None,
+                grounding_reasons=list(reply.grounding.reasons) if reply.grounding else [],
+                # As given, like the answers: staff review it for what exactly the model made up.
+                replaced_answer=reply.replaced_answer,
             )
             session.add(trace)
             session.flush()

@@ -1,28 +1,36 @@
-"""One customer turn, end to end: guard → language → retrieve → decide → generate → reply → log.
+"""One customer turn: guard → language → retrieve → decide → generate → ground → reply → log.
 
     >>> engine = ChatEngine(settings, retriever, generator, store)
     >>> reply = engine.respond(None, "How long does shipping take?")
     >>> reply.answer, [c.entry_id for c in reply.citations]
 
-`stream()` yields the answer's text pieces as they are generated, then the finished `Reply`;
-`respond()` is the same without the pieces. Both log the turn before returning the `Reply`.
-A generator that fails (a remote server down) costs the customer no answer: the best entry's
-answer is given instead, and the trace's generator says why.
+`stream()` yields the answer's text, then the finished `Reply`; `respond()` is the same without
+the text. Both log the turn before returning the `Reply`.
+
+A generated answer is held back until the grounding check (`chatbot.grounding`) has passed it;
+one that fails is replaced by the extractive answer (the top entry's own text), and the trace
+records why. Held back rather than streamed and retracted: every consumer of `stream()` (the chat
+page, the HTTP API, an OpenAI-compatible stream, whose chunks cannot be taken back) then shows
+only checked text, at the cost of the first words arriving with the last.
+A generator that fails (a remote server down) costs the customer no answer either: the best
+entry's answer is given instead, and the trace's generator says why.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from chatbot.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
+from chatbot.generators.extractive import ExtractiveGenerator
+from chatbot.grounding import GroundingChecker, GroundingResult, citation_numbers
 from chatbot.guard import GuardResult, check_message
 from chatbot.language import detect_language
 from chatbot.messages import ChatMessage, Citation, GenerationRequest, Reply
+from chatbot.prompts import PromptBudgetError
 from chatbot.rewrite import follow_up_context
 from chatbot.settings import Settings
 from knowledge_base.retriever import Hit, Retriever
@@ -37,8 +45,8 @@ SAME_LANGUAGE_MARGIN = 0.05
 # Used when neither the setting nor a calibration (it needs entries with alternates) gives one;
 # suits all-MiniLM-L6-v2's cosine scale.
 FALLBACK_THRESHOLD = 0.5
-_CITATION = re.compile(r"\[(\d{1,2})\]")
 GENERATOR_NAME_CHARS = 200  # the trace's generator column
+GENERATOR_FAILED = "generator failed: "
 
 
 @dataclass(frozen=True)
@@ -78,27 +86,40 @@ def prefer_language(hits: list[Hit], language: str, margin: float = SAME_LANGUAG
 
 def cited_hits(answer: str, hits: list[Hit]) -> list[Citation]:
     """The entries the answer cites as [n]; the top entry when it cites none (extractive)."""
-    numbers = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(hits)})
+    numbers = sorted(n for n in citation_numbers(answer) if 1 <= n <= len(hits))
     chosen = numbers or [1]
     return [Citation(n, hits[n - 1].entry.id, hits[n - 1].entry.question,
                      round(hits[n - 1].score, 4), hits[n - 1].entry.url) for n in chosen]
+
+
+def grounding_checker(settings: Settings) -> GroundingChecker:
+    """The grounding check that `settings` configure (with its NLI model, if one is named)."""
+    nli = None
+    if settings.nli_model:
+        from chatbot.nli import NliModel
+
+        nli = NliModel(settings.nli_model, settings.device)
+    return GroundingChecker(settings.grounding_min_overlap, nli, settings.nli_threshold)
 
 
 class ChatEngine:
     """Answers customer turns from the knowledge base and logs every turn."""
 
     def __init__(self, settings: Settings, retriever: Retriever, generator: Generator,
-                 store: "ConversationStore", channel: str = "web") -> None:
+                 store: "ConversationStore", channel: str = "web",
+                 grounding: GroundingChecker | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
         self.generator = generator
         self.store = store
         self.channel = channel
+        self.grounding = grounding or grounding_checker(settings)
 
     def warm_up(self) -> None:
-        """Load the embedder, the index snapshot and the generator's model."""
+        """Load the embedder, the index snapshot, the generator's model and any NLI model."""
         self.retriever.warm_up()
         self.generator.warm_up()
+        self.grounding.warm_up()
 
     def decide(self, text: str, clock: _Clock | None = None, top_k: int | None = None,
                history: list[ChatMessage] | None = None) -> Decision:
@@ -119,7 +140,8 @@ class ChatEngine:
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
         clock.lap("decide")
-        return Decision(checked, language, hits, confidence, confidence < self.answer_threshold, query)
+        abstained = not hits or confidence < self.answer_threshold
+        return Decision(checked, language, hits, confidence, abstained, query)
 
     @property
     def answer_threshold(self) -> float:
@@ -141,7 +163,8 @@ class ChatEngine:
 
     def stream(self, conversation_id: str | None, text: str,
                history: list[ChatMessage] | None = None) -> Iterator[str | Reply]:
-        """Yield answer pieces (str) as they are produced, then the finished, logged `Reply`.
+        """Yield the answer's text (str) once it has passed the grounding check (or the extractive
+        answer that replaced it), then the finished, logged `Reply`.
 
         `history`: the earlier messages as the caller has them (an OpenAI-style request carries
         its own), used instead of the stored conversation's; they pass the guard like a turn.
@@ -170,28 +193,38 @@ class ChatEngine:
             return
         confidence = decision.confidence
 
-        request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens)
-        pieces: list[str] = []
-        failure = ""
-        try:
-            for piece in self.generator.stream(request):
-                pieces.append(piece)
-                yield piece
-        except GeneratorError as error:
-            # The customer still gets the best entry's answer, after whatever was already shown.
-            failure = str(error)
-            log.warning("generator %s failed, answering with the best entry: %s", self.generator.name, failure)
-            pieces.append(("\n\n" if pieces else "") + hits[0].entry.answer)
-            yield pieces[-1]
-        answer = "".join(pieces).strip() or hits[0].entry.answer
+        request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens,
+                                    settings.context_window)
+        generated, given, failure = self._generate(request)
         clock.lap("generate")
-        citations = cited_hits(answer, hits)
-        generator = f"extractive (fallback: {failure})" if failure else self.generator.name
-        reply = Reply(conversation_id, answer, False, language, citations, round(confidence, 4),
-                      generator[:GENERATOR_NAME_CHARS], kb_version, clock.timings, query=decision.query,
-                      hits=hits)
+        grounding = (GroundingResult(False, (failure,), overlap=0.0) if failure else
+                     self.grounding.check(generated, given, language))
+        name = self.generator.name
+        if failure.startswith(GENERATOR_FAILED):
+            # The backend itself failed (a remote server down): say so where the model is named.
+            name = f"extractive (fallback: {failure.removeprefix(GENERATOR_FAILED)})"[:GENERATOR_NAME_CHARS]
+        answer, replaced = generated, ""
+        if not grounding.grounded and not isinstance(self.generator, ExtractiveGenerator):
+            answer, replaced, given = ExtractiveGenerator().generate(request), generated, hits
+        clock.lap("ground")
+        yield answer  # one piece: only checked text leaves the engine (see the module's docstring)
+        reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
+                      name, kb_version, clock.timings, query=decision.query, hits=hits,
+                      grounding=grounding, replaced_answer=replaced)
         self._log(conversation_id, text, reply)
         yield reply
+
+    def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
+        """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
+        (a prompt over budget) or ""."""
+        try:
+            given = request.hits[: self.generator.prompt(request).entries]
+            return "".join(self.generator.stream(request)).strip(), given, ""
+        except PromptBudgetError as error:
+            return "", request.hits, f"the prompt does not fit the context window: {error}"
+        except GeneratorError as error:
+            log.warning("generator %s failed, answering with the best entry: %s", self.generator.name, error)
+            return "", request.hits, f"{GENERATOR_FAILED}{error}"
 
     def screen_history(self, history: list[ChatMessage]) -> list[ChatMessage]:
         """The last `history_turns` turns of caller-supplied messages: customer and assistant

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from knowledge_base.retriever import Hit
+
+if TYPE_CHECKING:
+    from chatbot.grounding import GroundingResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,8 @@ class GenerationRequest:
     hits: list[Hit]
     history: list[ChatMessage] = field(default_factory=list)
     max_new_tokens: int = 160
+    # Tokens of prompt + answer; None: the model's own window (see Generator.prompt_budget).
+    context_window: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,11 @@ class Reply:
     rejected: str = ""  # non-empty when the guard refused the message; says why
     query: str = ""  # the text that was retrieved for, after cleaning
     hits: list[Hit] = field(default_factory=list)
+    # The grounding check of the generated answer; None when nothing was generated (abstained).
+    grounding: "GroundingResult | None" = None
+    # The generated answer that failed the check and was replaced by the extractive one; the
+    # customer never saw it.
+    replaced_answer: str = ""
 
     @property
     def latency_ms(self) -> float:

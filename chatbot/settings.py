@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)
+    context_window: int | None = Field(
+        default=None, ge=64, le=1_048_576,
+        description="Tokens of prompt + answer per turn; the prompt is trimmed to this less "
+                    "max_new_tokens. Unset: the model's own window (4096 for a remote model). "
+                    "Lower it to bound prompt time on a CPU; it never exceeds the model's own.",
+    )
+    grounding_min_overlap: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="Share of a generated answer's content terms that must appear in its cited "
+                    "entries (or the question); less falls back to the extractive answer.",
+    )
+    nli_model: str = Field(default="", description="An NLI model (HF id or folder) that must find the "
+                                                   "answer entailed by its entries; empty: off.")
+    nli_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Least P(entailment) that passes.")
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 

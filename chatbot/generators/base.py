@@ -1,4 +1,8 @@
-"""The generator interface: every backend streams text for a `GenerationRequest`."""
+"""The generator interface: every backend streams text for a `GenerationRequest`.
+
+Backends that know their tokenizer override `count_chat_tokens` and `context_window`, so that
+prompts are trimmed by real token counts; the defaults estimate (see `chatbot.prompts`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ from abc import ABC, abstractmethod
 from typing import Iterable, Iterator
 
 from chatbot.messages import GenerationRequest
+from chatbot.prompts import Messages, Prompt, build_prompt, estimate_chat_tokens, estimate_tokens
+
+# The window assumed for a model that does not say (a remote server): most serve at least this.
+DEFAULT_CONTEXT_WINDOW = 4096
 
 
 class GeneratorError(RuntimeError):
@@ -31,6 +39,36 @@ class Generator(ABC):
     def generate(self, request: GenerationRequest) -> str:
         """The whole answer at once."""
         return "".join(self.stream(request)).strip()
+
+    @property
+    def context_window(self) -> int | None:
+        """Tokens the model reads and writes per request (prompt + answer); None if unknown."""
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for this model (an estimate unless the backend overrides it)."""
+        return estimate_tokens(text)
+
+    def count_chat_tokens(self, messages: Messages) -> int:
+        """Tokens of a whole chat as the model reads it, chat template included."""
+        return estimate_chat_tokens(messages)
+
+    def prompt_budget(self, request: GenerationRequest) -> int:
+        """Tokens the prompt may use: the context window less the answer's `max_new_tokens`.
+
+        The window is `request.context_window` (the `context_window` setting) when given, never
+        more than the model's own; else the model's own, else `DEFAULT_CONTEXT_WINDOW`.
+        """
+        known = self.context_window
+        window = request.context_window or known or DEFAULT_CONTEXT_WINDOW
+        return (min(window, known) if known else window) - request.max_new_tokens
+
+    def prompt(self, request: GenerationRequest) -> Prompt:
+        """The chat this backend sends for `request`, trimmed to `prompt_budget` by its own count.
+
+        Raises `chatbot.prompts.PromptBudgetError` when the rules and the question do not fit.
+        """
+        return build_prompt(request, max_tokens=self.prompt_budget(request), count_tokens=self.count_chat_tokens)
 
 
 def stripped_pieces(pieces: Iterable[str], first_line: bool = False) -> Iterator[str]:

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from chatbot.generators.base import Generator
 from chatbot.messages import GenerationRequest
+from chatbot.prompts import Prompt
 
 
 class ExtractiveGenerator(Generator):
@@ -17,3 +18,7 @@ class ExtractiveGenerator(Generator):
         if not request.hits:
             return
         yield request.hits[0].entry.answer
+
+    def prompt(self, request: GenerationRequest) -> Prompt:
+        """No prompt is sent, so nothing is trimmed: every hit counts as given."""
+        return Prompt([], len(request.hits), 0)

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from chatbot.generators.base import Generator, stripped_pieces
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import build_messages
+from chatbot.prompts import Messages
 from knowledge_base.devices import DeviceChoice, resolve_device
 
 log = logging.getLogger(__name__)
@@ -188,11 +188,32 @@ class LocalGenerator(Generator):
             self.load_seconds = time.perf_counter() - started
             log.info("loaded %s on %s (%s) in %.1f s", source, choice.device, choice.dtype_name, self.load_seconds)
 
+    @property
+    def context_window(self) -> int | None:
+        """The model's own window: `max_position_embeddings`, or the tokenizer's limit if lower."""
+        self.warm_up()
+        limits = [getattr(self._model.config, "max_position_embeddings", None),
+                  self._tokenizer.model_max_length]
+        # Tokenizers without a limit report a huge sentinel (about 1e30).
+        known = [int(n) for n in limits if isinstance(n, int) and 0 < n < 10_000_000]
+        return min(known) if known else None
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_chat_tokens(self, messages: Messages) -> int:
+        """Exactly the tokens `generate` feeds the model: chat template and generation prompt."""
+        self.warm_up()
+        encoded = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                      return_dict=True)
+        return len(encoded["input_ids"])
+
     def _generate_kwargs(self, request: GenerationRequest, cancel: threading.Event) -> dict[str, Any]:
         self.warm_up()
         tokenizer, model = self._tokenizer, self._model
         inputs = tokenizer.apply_chat_template(
-            build_messages(request), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            self.prompt(request).messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         ).to(model.device)
         config = copy.deepcopy(model.generation_config)
         # Greedy and without repetition penalty: the answer must repeat the entries' facts.

@@ -5,7 +5,7 @@ llama.cpp's server, OpenAI itself, or another instance of this bot's own `/v1` A
     >>> generator.name                                   # nothing is contacted yet
     'openai:Qwen/Qwen2.5-7B-Instruct@http://gpu-box:8000/v1'
 
-The prompt is the chat the local model gets (`chatbot.prompts.build_messages`), sent greedy
+The prompt is the chat the local model gets (`Generator.prompt`, trimmed to the context window), sent greedy
 (temperature 0). The `openai` SDK does the HTTP: streaming, the timeout, and retries with
 back-off of connection errors, 408, 409, 429 and 5xx answers. Whatever still fails is raised as
 a `GeneratorError` that names the server and the cause (never the API key); the engine then
@@ -28,7 +28,6 @@ from pydantic import SecretStr
 
 from chatbot.generators.base import Generator, GeneratorError, stripped_pieces
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import build_messages
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -126,7 +125,7 @@ class RemoteGenerator(Generator):
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
         # Greedy: the answer must repeat the entries' facts, not vary them.
-        return {"model": self.model(), "messages": build_messages(request), "temperature": 0,
+        return {"model": self.model(), "messages": self.prompt(request).messages, "temperature": 0,
                 "max_tokens": max(1, min(request.max_new_tokens, self.max_new_tokens))}
 
     def _openai(self) -> "OpenAI":

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.conversation_store import ConversationStore, MessageRow
 from chatbot.database import DatabaseUnavailable, create_db_engine, upgrade_database
+from chatbot.grounding import GroundingResult
 from chatbot.messages import Citation, Reply
 from tests.pg_server import PostgresServer, free_port
 
@@ -85,6 +86,26 @@ def test_decisions(store: ConversationStore) -> None:
     decisions = [m.trace.decision for m in transcript.messages if m.trace and m.role == "user"]
     assert decisions == ["abstain", "rejected"]
     assert transcript.messages[1].trace.entry_ids == []
+
+
+def test_the_grounding_check_is_traced(store: ConversationStore) -> None:
+    cid = store.start_conversation()
+    replaced = make_reply()
+    replaced.grounding = GroundingResult(False, ("number 45 is not in the cited entries",), (1,), ("45",))
+    replaced.replaced_answer = "Standard shipping takes 45 days."
+    store.log_turn(cid, "how long is shipping", replaced)
+    passed = make_reply()
+    passed.grounding = GroundingResult(True, (), (1,))
+    store.log_turn(cid, "how long is shipping", passed)
+    store.log_turn(cid, "what is the meaning of life", make_reply("I don't know.", abstained=True))
+    traces = [m.trace for m in store.get_transcript(cid).messages if m.role == "assistant"]
+    assert [(t.grounded, t.grounding_reasons, t.replaced_answer) for t in traces] == [
+        (False, ["number 45 is not in the cited entries"], "Standard shipping takes 45 days."),
+        (True, [], ""),
+        (None, [], ""),  # nothing was generated, nothing checked
+    ]
+    # The customer's history holds what was shown, never the replaced text.
+    assert "45" not in " ".join(m.content for m in store.history(cid, 3))
 
 
 def test_history_is_oldest_first_limited_and_skips_rejected(store: ConversationStore) -> None:

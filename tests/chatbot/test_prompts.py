@@ -1,12 +1,20 @@
-"""The prompt builder: rules, numbered entries, language, history, trimming."""
+"""The prompt builder: rules, numbered entries, language, history, trimming to a token budget.
+
+The budget tests count with `estimate_chat_tokens` (no model); test_prompt_budget.py repeats the
+important ones with the real SmolLM2 tokenizer.
+"""
 
 from __future__ import annotations
 
+import pytest
+
 from chatbot.messages import ChatMessage, GenerationRequest
 from chatbot.prompts import (
-    ANSWERS_CHAR_BUDGET,
-    MIN_ANSWER_CHARS,
+    PromptBudgetError,
     build_messages,
+    build_prompt,
+    estimate_chat_tokens,
+    estimate_tokens,
     language_name,
     trim,
 )
@@ -68,25 +76,6 @@ def test_history_comes_between_system_and_question_in_order() -> None:
     ]
 
 
-def test_long_answers_are_trimmed_to_the_budget() -> None:
-    long_answer = "word " * 2000  # 10,000 characters
-    hits = [hit(f"e{i}", f"Question {i}?", long_answer) for i in range(5)]
-    system = build_messages(GenerationRequest("q", "en", hits))[0]["content"]
-    assert len(system) < ANSWERS_CHAR_BUDGET + 1000
-    assert system.count("…") == 5
-    # one entry alone keeps more than each of five
-    alone = build_messages(GenerationRequest("q", "en", hits[:1]))[0]["content"]
-    assert len(alone) > len(system) / 5
-
-
-def test_many_entries_each_keep_a_minimum() -> None:
-    hits = [hit(f"e{i}", f"Question {i}?", "x" * 50 + " " + "y" * 400) for i in range(50)]
-    system = build_messages(GenerationRequest("q", "en", hits))[0]["content"]
-    assert "[50] Q: Question 49?" in system
-    assert system.count("x" * 50) == 50  # every answer keeps its first MIN_ANSWER_CHARS
-    assert MIN_ANSWER_CHARS > 50
-
-
 def test_trim_cuts_at_a_word_and_flattens_whitespace() -> None:
     assert trim("  short\n text ", 100) == "short text"
     cut = trim("alpha beta gamma delta epsilon", 17)
@@ -100,3 +89,72 @@ def test_long_history_messages_and_query_are_trimmed() -> None:
     messages = build_messages(GenerationRequest("why " * 1000, "en", [RETURNS], history), history_chars=100)
     assert len(messages[1]["content"]) <= 100
     assert len(messages[-1]["content"]) <= 2000
+
+
+# ---- the token budget ----
+
+LONG = "Refunds reach your card within 5 business days of approval. " * 40  # ~2,400 characters
+HITS = [hit(f"e{i}", f"Question {i}?", f"Entry {i}. {LONG}", 0.9 - i / 100) for i in range(5)]
+HISTORY = [ChatMessage(role, f"{role} message {i}: " + "blah " * 60)
+           for i in range(3) for role in ("user", "assistant")]
+REQUEST = GenerationRequest("When will I get my refund?", "en", HITS, HISTORY)
+
+
+def test_no_budget_keeps_everything_whole() -> None:
+    prompt = build_prompt(REQUEST)
+    assert (prompt.entries, prompt.history, prompt.tokens, prompt.truncated) == (5, 6, None, False)
+    assert prompt.messages[0]["content"].count(LONG.strip()) == 5
+
+
+def test_a_roomy_budget_changes_nothing() -> None:
+    whole = build_prompt(REQUEST)
+    roomy = build_prompt(REQUEST, max_tokens=estimate_chat_tokens(whole.messages))
+    assert roomy.messages == whole.messages and roomy.tokens == estimate_chat_tokens(whole.messages)
+
+
+def test_oldest_history_goes_first_a_turn_at_a_time() -> None:
+    whole = estimate_chat_tokens(build_prompt(REQUEST).messages)
+    prompt = build_prompt(REQUEST, max_tokens=whole - 10)
+    assert (prompt.entries, prompt.history, prompt.truncated) == (5, 4, False)
+    assert prompt.messages[1]["content"].startswith("user message 1")  # turn 0 went, both messages
+    assert prompt.tokens <= whole - 10
+
+
+def test_then_the_lowest_ranked_entries_then_the_last_answer_is_cut() -> None:
+    one_entry = estimate_chat_tokens(build_prompt(GenerationRequest(REQUEST.query, "en", HITS[:2])).messages)
+    prompt = build_prompt(REQUEST, max_tokens=one_entry - 100)
+    system = prompt.messages[0]["content"]
+    assert prompt.history == 0 and prompt.entries == 2 and prompt.truncated
+    assert "[2] Q: Question 1?" in system and "[3]" not in system
+    assert system.count(LONG.strip()) == 1 and system.endswith("…")  # entry [1] whole, [2] cut
+    assert prompt.tokens <= one_entry - 100
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    assert prompt.messages[-1]["content"] == REQUEST.query  # the question is never dropped
+
+
+def test_every_budget_is_kept_down_to_the_rules_and_question() -> None:
+    bare = estimate_chat_tokens(build_prompt(GenerationRequest(REQUEST.query, "en", [hit("e0", "Question 0?", "…")])).messages)
+    for budget in range(bare, estimate_chat_tokens(build_prompt(REQUEST).messages) + 1, 97):
+        prompt = build_prompt(REQUEST, max_tokens=budget)
+        assert prompt.tokens == estimate_chat_tokens(prompt.messages) <= budget
+        assert prompt.entries >= 1 and "You are a customer-service assistant" in prompt.messages[0]["content"]
+        assert prompt.messages[-1] == {"role": "user", "content": REQUEST.query}
+    with pytest.raises(PromptBudgetError, match="exceed"):
+        build_prompt(REQUEST, max_tokens=bare - 1)
+    with pytest.raises(PromptBudgetError, match="no room"):
+        build_prompt(REQUEST, max_tokens=0)
+
+
+def test_history_starts_with_the_user_after_trimming() -> None:
+    odd = [ChatMessage("assistant", "Welcome! " * 50), *HISTORY]
+    whole = estimate_chat_tokens(build_prompt(GenerationRequest(REQUEST.query, "en", HITS, odd)).messages)
+    prompt = build_prompt(GenerationRequest(REQUEST.query, "en", HITS, odd), max_tokens=whole - 5)
+    assert prompt.messages[1]["role"] == "user" and prompt.history == 6
+
+
+def test_estimate_counts_chinese_by_the_character() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcdef") == 2
+    assert estimate_tokens("收货后三十天内") == 14
+    chat = [{"role": "user", "content": "abcdef"}]
+    assert estimate_chat_tokens(chat) == 2 + 4 + 3

@@ -1,0 +1,24 @@
+"""A generator whose text the test chooses, for tests where exactly known text is the point
+(what the grounding check lets through, what the chat page shows). Everything else is real."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatbot.generators.base import Generator
+from chatbot.messages import GenerationRequest
+
+
+class ScriptedGenerator(Generator):
+    """Streams `text` word by word, whatever it is asked; records the requests."""
+
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.requests: list[GenerationRequest] = []
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        self.requests.append(request)
+        words = self.text.split(" ")
+        yield from (word if i == 0 else " " + word for i, word in enumerate(words))
