@@ -19,6 +19,8 @@ from chatbot.database import create_db_engine, upgrade_database
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.factory import create_generator
+from chatbot.generators.promoted import follow_promoted
+from chatbot.model_registry import ModelRegistry
 from chatbot.settings import Settings
 from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
@@ -134,8 +136,9 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     embedders = EmbedderPool(settings)
     manifest = index_store.read_manifest()
     model = manifest.embedding_model if manifest else choose_embedding_model(settings.embedding_model, [])
-    generator = create_generator(settings.generator, settings.models_dir, settings.device,
-                                 settings.max_new_tokens)
+    # A local model serves its promoted fine-tuned version (`chatbot model promote`), if any.
+    generator = follow_promoted(create_generator(settings.generator, settings.models_dir, settings.device,
+                                                 settings.max_new_tokens), ModelRegistry(settings.models_dir))
     conversations = ConversationStore(database)
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)
