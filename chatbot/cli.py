@@ -10,20 +10,25 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from chatbot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chatbot.model_registry import ModelCard
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
 index_app = typer.Typer(help="Manage the search index.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+model_app = typer.Typer(help="Fine-tuned versions of the generative model.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
 app.add_typer(db_app, name="db")
+app.add_typer(model_app, name="model")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -181,6 +186,116 @@ def eval_command(testset: Path = typer.Argument(..., help="JSONL: {\"query\", \"
         return
     for key, value in metrics.items():
         typer.echo(f"{key:>18}: {value}")
+
+
+@app.command()
+def finetune(
+    base: Optional[str] = typer.Option(None, help="Model to tune: 'local' (the shipped SmolLM2), a folder or "
+                                                  "a model id. Default: the configured generator, else 'local'."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Optimizer steps (instead of --epochs)."),
+    epochs: Optional[float] = typer.Option(None, help="Passes over the training examples (default 1)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 2e-4 LoRA, 2e-5 --full)."),
+    lora_rank: int = typer.Option(16, "--lora-rank", min=1, help="Rank of the LoRA matrices."),
+    full: bool = typer.Option(False, "--full", help="Train every weight instead of a LoRA adapter (tiny models)."),
+    holdout: float = typer.Option(0.2, help="Share of the phrasings held out for the before/after metrics."),
+    seed: int = typer.Option(0, help="Seed of the split, the batches and the initial adapter."),
+    max_examples: Optional[int] = typer.Option(None, "--max-examples", min=1,
+                                               help="Use at most this many phrasings (train + held out)."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps (default: the setting)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new version's card as JSON."),
+) -> None:
+    """Fine-tune the generative model on the KB's phrasings → answers into a new model version."""
+    from chatbot.finetune.pipeline import FinetuneError, FinetuneOptions, run_finetune
+    from chatbot.finetune.training import TrainOptions
+
+    if steps is not None and epochs is not None:
+        typer.echo("error: give --steps or --epochs, not both", err=True)
+        raise typer.Exit(2)
+    train = TrainOptions(steps=steps, epochs=1.0 if epochs is None else epochs, learning_rate=lr,
+                         lora_rank=lora_rank, full=full, batch_size=batch_size, seed=seed)
+    options = FinetuneOptions(base=base, train=train, holdout=holdout, max_examples=max_examples, device=device)
+    try:
+        card = run_finetune(_services(), options, progress=not as_json)
+    except FinetuneError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(card.to_json())
+        return
+    before, after = card.metrics["before"], card.metrics["after"]
+    typer.echo(f"model version {card.id} ({card.kind} of {card.base}): {card.data['train']} training and "
+               f"{card.data['heldout']} held-out examples, {card.settings['steps']} steps, {card.seconds:.0f} s")
+    for key in ("exact_answer", "grounded_rate", "mean_answer_chars", "loss"):
+        typer.echo(f"  held out {key:>17}: {before[key]} -> {after[key]}")
+    typer.echo(f"serve it with: chatbot model promote {card.id}")
+
+
+def _metric_pair(card: "ModelCard", key: str) -> str:
+    """A held-out metric as "before->after" for the versions table."""
+    before, after = card.metrics.get("before", {}).get(key), card.metrics.get("after", {}).get(key)
+    return "-" if before is None and after is None else f"{before}->{after}"
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """The fine-tuned versions (oldest first) with their held-out metrics; * marks the promoted one."""
+    from chatbot.model_registry import ModelRegistry, ModelVersionError
+
+    registry = ModelRegistry(_settings().models_dir)
+    try:
+        promoted = registry.promoted()
+    except ModelVersionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    cards = registry.list_versions()
+    if not cards:
+        typer.echo("no model versions yet: run `chatbot finetune`")
+        return
+    rows = [("", "id", "base", "kind", "created", "exact answer", "grounded", "loss")]
+    rows += [("*" if card.id == promoted else "", card.id, card.base, card.kind, card.created,
+              _metric_pair(card, "exact_answer"), _metric_pair(card, "grounded_rate"), _metric_pair(card, "loss"))
+             for card in cards]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    typer.echo(f"serving: {promoted or 'the base model'} (metrics: held out, before->after)")
+
+
+@model_app.command("promote")
+def model_promote(version_id: str = typer.Argument(..., help="A version id from `chatbot model list`.")) -> None:
+    """Serve VERSION_ID: running servers switch to it on their next question."""
+    from chatbot.generators.factory import create_generator
+    from chatbot.generators.local import LocalGenerator
+    from chatbot.model_registry import ModelRegistry, ModelVersionError
+
+    settings = _settings()
+    try:
+        card = ModelRegistry(settings.models_dir).promote(version_id)
+    except ModelVersionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"promoted {card.id} ({card.kind} of {card.base})")
+    try:
+        configured = create_generator(settings.generator, settings.models_dir)
+    except ValueError:
+        configured = None
+    if not isinstance(configured, LocalGenerator) or configured.model != card.base:
+        typer.echo(f"note: the generator setting is {settings.generator!r}, not this version's base "
+                   f"{card.base!r}: it serves once CHATBOT_GENERATOR names that base", err=True)
+
+
+@model_app.command("rollback")
+def model_rollback() -> None:
+    """Serve the version promoted before the current one, or the base model."""
+    from chatbot.model_registry import ModelRegistry, ModelVersionError
+
+    try:
+        now = ModelRegistry(_settings().models_dir).rollback()
+    except ModelVersionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"rolled back: now serving {now or 'the base model'}")
 
 
 @db_app.command("upgrade")

@@ -19,7 +19,9 @@ from chatbot.database import create_db_engine, upgrade_database
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.factory import create_generator
+from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
+from chatbot.model_registry import ModelRegistry
 from chatbot.settings import Settings
 from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
@@ -137,8 +139,10 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     model = manifest.embedding_model if manifest else choose_embedding_model(settings.embedding_model, [])
     remote = RemoteOptions(settings.generator_model, settings.openai_api_key, settings.openai_timeout_s,
                            settings.openai_max_retries)
-    generator = create_generator(settings.generator, settings.models_dir, settings.device,
-                                 settings.max_new_tokens, remote=remote)
+    # A local model serves its promoted fine-tuned version (`chatbot model promote`), if any.
+    generator = follow_promoted(create_generator(settings.generator, settings.models_dir, settings.device,
+                                                 settings.max_new_tokens, remote=remote),
+                                ModelRegistry(settings.models_dir))
     conversations = ConversationStore(database)
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)

@@ -136,15 +136,28 @@ def _line_end_criteria_class() -> type:
     return LineEndCriteria
 
 
+def merge_adapter(model: Any, adapter: str) -> Any:
+    """`model` with the LoRA adapter folder `adapter` merged into its weights (peft).
+
+    Merged once at load, generation costs what the base model's does: no adapter layers remain.
+    """
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+
+
 class LocalGenerator(Generator):
     """Answers with a causal LM in this process: greedy, one line, from the numbered entries.
 
     `max_new_tokens` caps every request (a request may ask for fewer). `device` is a
-    `resolve_device` setting ("auto", "cpu", "mps", a CUDA device).
+    `resolve_device` setting ("auto", "cpu", "mps", a CUDA device). `adapter` is a LoRA adapter
+    folder (a fine-tuned version, see chatbot/model_registry.py) merged into `model` on load.
     """
 
-    def __init__(self, model: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160):
+    def __init__(self, model: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160,
+                 adapter: str | None = None):
         self.model = model
+        self.adapter = adapter
         self.models_dir = Path(models_dir)
         self.device = device
         self.max_new_tokens = max_new_tokens
@@ -183,6 +196,8 @@ class LocalGenerator(Generator):
                 model = AutoModelForCausalLM.from_pretrained(source, attn_implementation="sdpa", **kwargs)
             except (ValueError, ImportError):  # an architecture without SDPA support
                 model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+            if self.adapter:
+                model = merge_adapter(model, self.adapter)
             model.to(choice.device).eval()
             self._tokenizer, self._model, self.device_choice = tokenizer, model, choice
             self.load_seconds = time.perf_counter() - started

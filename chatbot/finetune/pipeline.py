@@ -1,0 +1,179 @@
+"""One fine-tuning run, end to end: data → base metrics → training → a new model version → its metrics.
+
+    >>> card = run_finetune(services, FinetuneOptions(train=TrainOptions(steps=20)), progress=True)
+    >>> card.metrics["before"]["exact_answer"], card.metrics["after"]["exact_answer"]
+
+Both metric sets come from the held-out phrasings, answered through the local generator exactly as
+serving answers (the version is loaded from the folder it was saved to, so a version whose card
+shows metrics is known to load and serve). The version is not promoted: `chatbot model promote`.
+
+LoRA versions are saved as adapters, not merged weights: an adapter is a few MB where the merged
+model is the whole model again (0.5 GB for SmolLM2-135M in fp32, GBs for the 1-8B models of a
+GPU site), so keeping every version for rollback stays cheap; the local generator merges the
+adapter into the base weights once at load, so answering costs what the base model costs.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chatbot.finetune.dataset import (
+    Example,
+    approved_turn_examples,
+    build_examples,
+    check_split_options,
+    data_hash,
+    language_counts,
+    split_phrasings,
+)
+from chatbot.finetune.metrics import answer_metrics, generate_answers
+from chatbot.finetune.training import (
+    LORA_ALPHA_PER_RANK,
+    LORA_DROPOUT,
+    LORA_TARGETS,
+    TrainingPlan,
+    TrainOptions,
+    TrainResult,
+    train_model,
+    training_plan,
+)
+from chatbot.generators.factory import create_generator
+from chatbot.generators.local import LocalGenerator
+from chatbot.generators.promoted import version_generator
+from chatbot.model_registry import ADAPTER_DIR, MODEL_DIR, ModelCard, ModelRegistry, new_version_id, utc_now
+from chatbot.services import Services
+from knowledge_base.devices import resolve_device
+
+
+class FinetuneError(ValueError):
+    """A run that cannot start or produced nothing to train on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    """`base`: a generator setting naming the model to tune (None: the configured generator if it
+    is a local model, else the shipped SmolLM2). `device`: None follows the `device` setting."""
+
+    base: str | None = None
+    train: TrainOptions = field(default_factory=TrainOptions)
+    holdout: float = 0.2
+    max_examples: int | None = None
+    device: str | None = None
+
+
+def base_generator(services: Services, options: FinetuneOptions) -> LocalGenerator:
+    """The local generator of the model to tune (not loaded); FinetuneError if it is not one."""
+    settings = services.settings
+    name = options.base or settings.generator
+    if options.base is None and name.strip().lower() == "extractive":
+        name = "local"  # the extractive generator has no model: tune the shipped one
+    try:
+        generator = create_generator(name, settings.models_dir, options.device or settings.device,
+                                     settings.max_new_tokens)
+    except ValueError as error:
+        raise FinetuneError(f"base model: {error}") from None
+    if not isinstance(generator, LocalGenerator):
+        raise FinetuneError(f"cannot fine-tune {name!r}: it has no model; give --base local, a model "
+                            "folder or a Hugging Face model id")
+    return generator
+
+
+@dataclass
+class FinetuneData:
+    """The examples of a run and where they came from."""
+
+    train: list[Example]
+    heldout: list[Example]
+    approved_turns: int
+    skipped: Counter
+    kb_version: int
+    embedding_model: str
+
+
+def build_finetune_data(services: Services, options: FinetuneOptions, progress: bool = False) -> FinetuneData:
+    """Split the KB's phrasings, prompt them through the engine, add the approved turns."""
+    entries = services.knowledge_base.list_entries()
+    if not entries:
+        raise FinetuneError("the knowledge base has no entries: import some first "
+                            "(`chatbot kb import FILE` or `chatbot kb demo`)")
+    split = split_phrasings(entries, options.holdout, options.train.seed, options.max_examples)
+    manifest = services.sync_index(progress=progress)  # prompts must show what serving retrieves
+    train, skipped = build_examples(services.engine, split.train, progress)
+    heldout, skipped_heldout = build_examples(services.engine, split.heldout, progress)
+    turns = approved_turn_examples(services.conversations, services.engine, progress)
+    if not train + turns:
+        raise FinetuneError(f"nothing to train on: every phrasing was skipped ({dict(skipped)})")
+    return FinetuneData(train + turns, heldout, len(turns), skipped + skipped_heldout,
+                        manifest.kb_version, manifest.embedding_model)
+
+
+def run_finetune(services: Services, options: FinetuneOptions, progress: bool = False) -> ModelCard:
+    """Build the data set from the KB (and approved turns), train, save and measure a new version."""
+    started, clock = utc_now(), time.perf_counter()
+    try:
+        options.train.validate()
+        check_split_options(options.holdout, options.max_examples)
+        plan = training_plan(resolve_device(options.device or services.settings.device), options.train.full)
+    except (ValueError, RuntimeError) as error:  # an option out of range, a device not here
+        raise FinetuneError(str(error)) from None
+    base = base_generator(services, options)
+    data = build_finetune_data(services, options, progress)
+
+    answers_before = generate_answers(base, data.heldout, "held-out answers, base", progress)
+    base_source = base.model_source()
+    # The same generator settings without the loaded model: one model in memory at a time.
+    spec = LocalGenerator(base.model, base.models_dir, base.device, base.max_new_tokens)
+    del base
+    gc.collect()
+    registry = ModelRegistry(services.settings.models_dir)
+    version_id = new_version_id(spec.model)
+    work = registry.work_dir(version_id)
+    kind = "full" if options.train.full else "lora"
+    weights = work / (MODEL_DIR if options.train.full else ADAPTER_DIR)
+    try:
+        result = train_model(base_source, data.train, data.heldout, options.train, weights, plan, progress)
+        gc.collect()
+        answers_after = generate_answers(version_generator(spec, kind, weights), data.heldout,
+                                         "held-out answers, tuned", progress)
+        gc.collect()
+        card = ModelCard(
+            id=version_id, base=spec.model, kind=kind, created=started,
+            data_hash=data_hash(data.train, data.heldout),
+            settings=_settings_record(options, plan, services, result),
+            data={
+                "train": len(data.train), "heldout": len(data.heldout), "approved_turns": data.approved_turns,
+                "languages": language_counts(data.train, data.heldout), "skipped": dict(data.skipped),
+                "too_long": result.too_long, "kb_version": data.kb_version,
+                "embedding_model": data.embedding_model,
+                "last_train_loss": result.last_loss, "train_seconds": result.seconds,
+            },
+            metrics={
+                "before": {**answer_metrics(answers_before, data.heldout), "loss": result.loss_before},
+                "after": {**answer_metrics(answers_after, data.heldout), "loss": result.loss_after},
+            },
+            seconds=round(time.perf_counter() - clock, 1),
+        )
+        registry.commit(work, card)
+    except BaseException:  # a failed or interrupted run leaves no half-written version behind
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return card
+
+
+def _settings_record(options: FinetuneOptions, plan: TrainingPlan, services: Services,
+                     result: TrainResult) -> dict[str, Any]:
+    """Everything that shaped the version: the options, the precision plan, the prompt settings."""
+    train = options.train
+    lora = {} if train.full else {"lora_rank": train.lora_rank, "lora_alpha": LORA_ALPHA_PER_RANK * train.lora_rank,
+                                  "lora_dropout": LORA_DROPOUT, "lora_targets": LORA_TARGETS}
+    return {
+        "steps": result.steps, "epochs": None if train.steps else train.epochs, "learning_rate": train.lr,
+        "batch_size": train.batch_size, "max_length": train.max_length, "seed": train.seed,
+        "holdout": options.holdout, "max_examples": options.max_examples, **lora, **asdict(plan),
+        "top_k": services.settings.top_k, "max_new_tokens": services.settings.max_new_tokens,
+    }
