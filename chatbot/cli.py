@@ -18,6 +18,7 @@ from chatbot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from chatbot.model_registry import ModelCard
+    from knowledge_base.index import Manifest
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -25,10 +26,12 @@ kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
 index_app = typer.Typer(help="Manage the search index.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 model_app = typer.Typer(help="Fine-tuned versions of the generative model.", no_args_is_help=True)
+logs_app = typer.Typer(help="Review and label logged turns.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.add_typer(logs_app, name="logs")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -130,6 +133,17 @@ def kb_list() -> None:
         typer.echo(f"{entry.id}\t{entry.language or '-'}\t{entry.category or '-'}\t{entry.question}")
 
 
+def _print_calibration(manifest: "Manifest") -> None:
+    calibration = manifest.calibration or {}
+    threshold = "none" if manifest.answer_threshold is None else f"{manifest.answer_threshold:.4f}"
+    line = f"answer threshold {threshold} ({calibration.get('rule', 'quantile')} rule"
+    if calibration.get("answer_rate") is not None:
+        line += (f"; on {calibration['pairs']} calibration pairs, {calibration['labelled_turns']} of them "
+                 f"labelled turns: answers {calibration['answer_rate']:.1%}, "
+                 f"wrong {calibration['wrong_rate']:.1%} of those")
+    typer.echo(line + ")")
+
+
 @index_app.command("rebuild")
 def index_rebuild() -> None:
     """Re-embed every phrasing into a new snapshot and switch to it."""
@@ -137,6 +151,7 @@ def index_rebuild() -> None:
     typer.echo(f"index rebuilt: snapshot {manifest.snapshot}, KB version {manifest.kb_version}, "
                f"{manifest.entry_count} entries, {manifest.phrasing_count} phrasings, "
                f"model {manifest.embedding_model} ({manifest.dimension}-d)")
+    _print_calibration(manifest)
 
 
 @index_app.command("tune")
@@ -146,6 +161,13 @@ def index_tune(epochs: int = typer.Option(3, min=1, help="Passes over the phrasi
     typer.echo(f"index rebuilt with the tuned model {manifest.embedding_model}: "
                f"{manifest.entry_count} entries, {manifest.phrasing_count} phrasings, "
                f"answer threshold {manifest.answer_threshold}")
+
+
+@index_app.command("calibrate")
+def index_calibrate() -> None:
+    """Recalibrate the answer threshold with the labelled turns and CHATBOT_TARGET_WRONG_RATE."""
+    manifest = _services().calibrate_index(progress=True)
+    _print_calibration(manifest)
 
 
 @app.command()
@@ -171,21 +193,67 @@ def ask(text: str = typer.Argument(..., help="The customer's message."),
 @app.command("eval")
 def eval_command(testset: Path = typer.Argument(..., help="JSONL: {\"query\", \"expected_id\"} per line."),
                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-                 k: int = typer.Option(5, "--k", min=1, help="Depth for hit@k.")) -> None:
+                 k: int = typer.Option(5, "--k", min=1, help="Depth for hit@k."),
+                 report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report "
+                                                       "with charts to this file.")) -> None:
     """Measure retrieval and the answer/abstain decision on a labelled test set."""
-    from chatbot.evaluation import TestSetError, evaluate
+    from chatbot.eval_report import format_text, write_html_report
+    from chatbot.evaluation import TestSetError, run_evaluation
 
+    if report is not None and not report.parent.is_dir():  # say so now, not after the whole run
+        typer.echo(f"error: cannot write the report: no folder {report.parent}", err=True)
+        raise typer.Exit(1)
     services = _services()
     try:
-        metrics = evaluate(services.engine, testset, k=k, progress=not as_json)
+        results, metrics = run_evaluation(services.engine, testset, k=k, progress=not as_json)
     except TestSetError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if report is not None:
+        try:
+            write_html_report(report, metrics, results, title=f"chatbot eval {testset.name}")
+        except OSError as exc:
+            typer.echo(f"error: cannot write the report: {exc}", err=True)
+            raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(metrics))
         return
-    for key, value in metrics.items():
-        typer.echo(f"{key:>18}: {value}")
+    typer.echo(format_text(metrics))
+    if report is not None:
+        typer.echo(f"\nreport written to {report}")
+
+
+@logs_app.command("list")
+def logs_list(limit: int = typer.Option(20, "--limit", min=1, help="How many turns, newest first.")) -> None:
+    """Recent turns: id, question, decision, top entry and label."""
+    from chatbot.logs_view import format_turns
+
+    typer.echo(format_turns(_services().conversations.recent_turns(limit)))
+
+
+@logs_app.command("label")
+def logs_label(turn_id: int = typer.Argument(..., help="The turn's id (see `chatbot logs list`)."),
+               entry: Optional[str] = typer.Option(None, "--entry", help="The entry that should have answered."),
+               out_of_scope: bool = typer.Option(False, "--out-of-scope", help="The bot should have abstained."),
+               approve: bool = typer.Option(False, "--approve", help="The bot's answer was right."),
+               correct: Optional[str] = typer.Option(None, "--correct", help="The answer it should have given.")) -> None:
+    """Label a logged turn for calibration and fine-tuning (a new label replaces the old)."""
+    from chatbot.logs_view import describe_label
+    from chatbot.turn_labels import APPROVED, CORRECTED, LabelError
+
+    if (entry is None) == (not out_of_scope):
+        typer.echo("error: give exactly one of --entry ID and --out-of-scope", err=True)
+        raise typer.Exit(2)
+    if approve and correct is not None:
+        typer.echo("error: give at most one of --approve and --correct TEXT", err=True)
+        raise typer.Exit(2)
+    review = APPROVED if approve else CORRECTED if correct is not None else None
+    try:
+        label = _services().label_turn(turn_id, entry, review, correct, labelled_by="cli")
+    except LabelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"turn {turn_id} labelled: {describe_label(label)}")
 
 
 @app.command()

@@ -4,6 +4,8 @@
     >>> cid = store.ensure_conversation(None, channel="web")
     >>> store.log_turn(cid, "Where is my parcel?", reply)  # -> the turn's trace id
     >>> store.history(cid, limit_turns=3)                  # -> [ChatMessage(...), ...]
+    >>> store.label_turn(trace_id, "shipping-time", review="approved")
+    >>> store.labelled_turns(reviews={"approved", "corrected"})  # -> [LabelledTurn(...), ...]
 
 Connection failures surface as `chatbot.database.DatabaseUnavailable`.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +28,15 @@ from sqlalchemy.sql import Subquery
 from chatbot.database import database_errors
 from chatbot.messages import ChatMessage, Reply
 from chatbot.redaction import redact_pii
+from chatbot.turn_labels import (
+    LabelledTurn,
+    LoggedTurn,
+    TurnLabel,
+    TurnLabelRow,
+    UnknownTurn,
+    check_review,
+    label_of,
+)
 from knowledge_base.db_models import Base, utcnow
 
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -301,3 +312,68 @@ class ConversationStore:
         """How many turns are logged, over all conversations."""
         with self._session() as session:
             return session.scalar(select(func.count(TurnTraceRow.id))) or 0
+
+    # -- staff labels (chatbot.turn_labels) ------------------------------------------------------
+    def label_turn(self, turn_id: int, expected_id: str | None, review: str | None = None,
+                   corrected_answer: str | None = None, labelled_by: str = "") -> TurnLabel:
+        """Label a logged turn, replacing any earlier label: `expected_id` is the entry that should
+        have answered it (None: out of scope); `review` is "approved", or "corrected" with the
+        `corrected_answer`, or None. Raises `UnknownTurn` for an unknown id, `LabelError` for a
+        review that does not fit. The entry id is not checked here (the KB lives in another
+        package): `Services.label_turn` checks it.
+        """
+        corrected = check_review(review, corrected_answer)
+        with self._session() as session, session.begin():
+            if session.get(TurnTraceRow, turn_id) is None:
+                raise UnknownTurn(f"no logged turn has id {turn_id} (see `chatbot logs list`)")
+            row = session.get(TurnLabelRow, turn_id)
+            if row is None:
+                row = TurnLabelRow(turn_id=turn_id)
+                session.add(row)
+            row.expected_entry_id, row.review, row.corrected_answer = expected_id, review, corrected
+            row.labelled_by, row.labelled_at = labelled_by, utcnow()
+            session.flush()
+            return label_of(row)
+
+    def labelled_turns(self, reviews: Collection[str] | None = None,
+                       limit: int | None = None) -> list[LabelledTurn]:
+        """Labelled turns, oldest first; `reviews` keeps those reviewed so (e.g. {"approved",
+        "corrected"} for fine-tuning), None keeps all."""
+        user, assistant = aliased(MessageRow), aliased(MessageRow)
+        query = (
+            select(TurnTraceRow, TurnLabelRow, user.content, assistant.content)
+            .join(TurnLabelRow, TurnLabelRow.turn_id == TurnTraceRow.id)
+            .join(user, TurnTraceRow.user_message_id == user.id)
+            .join(assistant, TurnTraceRow.assistant_message_id == assistant.id)
+            .order_by(TurnTraceRow.id)
+            .limit(limit)
+        )
+        if reviews is not None:
+            query = query.where(TurnLabelRow.review.in_(list(reviews)))
+        with self._session() as session:
+            return [
+                LabelledTurn(trace.id, trace.conversation_id, trace.query, question, answer, trace.language,
+                             trace.decision, list(trace.entry_ids or []), label_of(label))
+                for trace, label, question, answer in session.execute(query).all()
+            ]
+
+    def recent_turns(self, limit: int = 20) -> list[LoggedTurn]:
+        """The latest `limit` turns over all conversations, newest first, with their labels."""
+        user = aliased(MessageRow)
+        query = (
+            select(TurnTraceRow, user.content, TurnLabelRow)
+            .join(user, TurnTraceRow.user_message_id == user.id)
+            .outerjoin(TurnLabelRow, TurnLabelRow.turn_id == TurnTraceRow.id)
+            .order_by(TurnTraceRow.id.desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            turns = []
+            for trace, question, label in session.execute(query).all():
+                cited, scores = list(trace.entry_ids or []), list(trace.scores or [])
+                turns.append(LoggedTurn(
+                    trace.id, trace.conversation_id, _aware(trace.created_at), question, trace.decision,
+                    cited[0] if cited else None, float(scores[0]) if scores else None,
+                    label_of(label) if label is not None else None,
+                ))
+            return turns

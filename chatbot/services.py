@@ -23,6 +23,8 @@ from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
 from chatbot.model_registry import ModelRegistry
 from chatbot.settings import Settings
+from chatbot.turn_labels import TurnLabel, UnknownEntry
+from knowledge_base.calibration import CalibrationInputs
 from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
 from knowledge_base.importing import FileReport, import_files
@@ -79,9 +81,33 @@ class Services:
         model = (choose_embedding_model(self.settings.embedding_model, entries) if full
                  else self._embedding_model(entries))
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
-                              full=full, progress=progress)
+                              full=full, progress=progress, calibration=self.calibration_inputs())
         self.retriever.refresh()
         return manifest
+
+    def calibration_inputs(self) -> CalibrationInputs:
+        """The target wrong-answer rate and the staff-labelled turns (query as logged, expected
+        entry or None) that index builds calibrate the answer threshold on."""
+        labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
+        return CalibrationInputs(self.settings.target_wrong_rate, labelled)
+
+    def calibrate_index(self, progress: bool = False) -> Manifest:
+        """Recalibrate the answer threshold with the current labels and target: the snapshot's
+        vectors go unchanged into a new snapshot (after bringing the index up to date)."""
+        manifest = self.sync_index(progress=progress)
+        manifest = self.index_store.update([], [], manifest.kb_version, self.embedders.get(manifest.embedding_model),
+                                           progress=progress, calibration=self.calibration_inputs())
+        self.retriever.refresh()
+        return manifest
+
+    def label_turn(self, turn_id: int, expected_id: str | None, review: str | None = None,
+                   corrected_answer: str | None = None, labelled_by: str = "") -> TurnLabel:
+        """Label a logged turn with the entry that should have answered it (None: out of scope)
+        and optionally a review of the bot's answer; raises `UnknownEntry` for an id that is not
+        a live entry, `UnknownTurn` for an unknown turn (see `ConversationStore.label_turn`)."""
+        if expected_id is not None and self.knowledge_base.get(expected_id) is None:
+            raise UnknownEntry(f"no knowledge-base entry has id {expected_id!r} (see `chatbot kb list`)")
+        return self.conversations.label_turn(turn_id, expected_id, review, corrected_answer, labelled_by)
 
     def _embedding_model(self, entries: list[Entry]) -> str:
         """The model the index should use: the setting's (or "auto"'s) choice, or the model tuned
@@ -104,7 +130,7 @@ class Services:
         tune_embedder(resolve_model_path(base, self.settings.models_dir), entries, out_dir,
                       epochs=epochs, progress=progress, device=self.settings.device)
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(str(out_dir)),
-                              full=True, progress=progress)
+                              full=True, progress=progress, calibration=self.calibration_inputs())
         self.retriever.refresh()
         return manifest
 

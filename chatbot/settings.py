@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Top cosine below this: abstain. Unset: the threshold calibrated on the KB's "
                     "own phrasings when the index was built.",
     )
+    target_wrong_rate: float = Field(
+        default=0.05, gt=0.0, lt=1.0,
+        description="Calibrate the answer threshold to at most this share of wrong answers among "
+                    "the answered, on leave-one-out phrasings and staff-labelled turns (once there "
+                    "are 5 / target of them; fewer: the quantile rule).",
+    )
     lexical_weight: float | None = Field(
         default=None, ge=0.0, le=10.0,
         description="BM25's weight in fusion with the dense scores. Unset: scaled to the embedding "

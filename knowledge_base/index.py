@@ -29,7 +29,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, calibrate_threshold
+from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs, calibrate
 from knowledge_base.entries import Entry
 from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
 from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
@@ -61,6 +61,7 @@ class Manifest:
     snapshot: str = ""
     answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.calibration)
     lexical_weight: float = 0.0  # BM25's share in fusion, scaled to this model's cosine spread
+    calibration: dict | None = None  # knowledge_base.calibration.Calibration: rule, expected rates
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,9 @@ class IndexStore:
 
     # -- writing -----------------------------------------------------------------------------
     def rebuild(self, entries: Iterable[Entry], kb_version: int, embedder: "Embedder",
-                progress: bool = False) -> Manifest:
-        """Embed every phrasing of `entries` into a new snapshot and switch to it."""
+                progress: bool = False, calibration: CalibrationInputs | None = None) -> Manifest:
+        """Embed every phrasing of `entries` into a new snapshot and switch to it; its answer
+        threshold is calibrated with `calibration` (target rate, labelled queries) if given."""
         import faiss
 
         with self._lock:
@@ -166,12 +168,14 @@ class IndexStore:
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
             if phrasings:
                 index.add_with_ids(vectors, np.array([p.vector_id for p in phrasings], dtype=np.int64))
-            return self._write(index, phrasings, {e.id: e for e in entries}, kb_version,
-                               embedder.model_name, embedder.dimension)
+            return self._write(index, phrasings, {e.id: e for e in entries}, kb_version, embedder,
+                               calibration)
 
     def update(self, upserted: list[Entry], deleted_ids: list[str], kb_version: int,
-               embedder: "Embedder", progress: bool = False) -> Manifest:
-        """Apply changed and deleted entries to the current snapshot, re-embedding only those."""
+               embedder: "Embedder", progress: bool = False,
+               calibration: CalibrationInputs | None = None) -> Manifest:
+        """Apply changed and deleted entries to the current snapshot, re-embedding only those
+        (none: the same vectors in a new snapshot, recalibrated with `calibration`)."""
         import faiss
 
         with self._lock:
@@ -192,8 +196,8 @@ class IndexStore:
             phrasings.update({p.vector_id: p for p in new})
             entries = {k: v for k, v in snap.entries.items() if k not in gone}
             entries.update({e.id: e for e in upserted})
-            return self._write(snap.index, list(phrasings.values()), entries, kb_version,
-                               embedder.model_name, embedder.dimension)
+            return self._write(snap.index, list(phrasings.values()), entries, kb_version, embedder,
+                               calibration)
 
     @staticmethod
     def _embed(texts: list[str], embedder: "Embedder", progress: bool) -> np.ndarray:
@@ -210,15 +214,17 @@ class IndexStore:
         return np.concatenate(chunks)
 
     def _write(self, index: "faiss.Index", phrasings: list[Phrasing], entries: dict[str, Entry],
-               kb_version: int, model_name: str, dimension: int) -> Manifest:
+               kb_version: int, embedder: "Embedder", calibration: CalibrationInputs | None) -> Manifest:
         import faiss
+
+        model_name, dimension = embedder.model_name, embedder.dimension
 
         ordered = sorted(phrasings, key=lambda p: p.vector_id)
         vectors = (index.reconstruct_batch(np.array([p.vector_id for p in ordered], dtype=np.int64))
                    if ordered else np.zeros((0, dimension), dtype=np.float32))
         vector_entries = [p.entry_id for p in ordered]
         quantile = TUNED_QUANTILE if tuned_from(model_name) else DEFAULT_QUANTILE
-        threshold = calibrate_threshold(vectors, vector_entries, quantile)
+        calibrated = calibrate(vectors, vector_entries, quantile, calibration, encode=embedder.encode)
         lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%dT%H%M%S") + f"-v{kb_version}-{os.urandom(3).hex()}"
@@ -234,8 +240,8 @@ class IndexStore:
         manifest = Manifest(
             embedding_model=model_name, dimension=dimension, kb_version=kb_version,
             entry_count=len(entries), phrasing_count=len(phrasings), checksum=_checksum(tmp),
-            created_at=time.time(), snapshot=name, answer_threshold=threshold,
-            lexical_weight=lexical_weight,
+            created_at=time.time(), snapshot=name, answer_threshold=calibrated.threshold,
+            lexical_weight=lexical_weight, calibration=asdict(calibrated),
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(tmp, self.snapshots_dir / name)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from knowledge_base.calibration import CalibrationInputs
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import IndexStore, Manifest
 from knowledge_base.repository import KnowledgeBaseRepository
 
 
 def sync_index(repository: KnowledgeBaseRepository, store: IndexStore, embedder: Embedder,
-               *, full: bool = False, progress: bool = False) -> Manifest:
+               *, full: bool = False, progress: bool = False,
+               calibration: CalibrationInputs | None = None) -> Manifest:
     """Bring the index up to the KB's current version and return the manifest in service.
 
     A full rebuild happens when asked, when there is no snapshot yet, or when the embedding model
     changed; otherwise only the entries changed since the snapshot's version are re-embedded.
+    A new snapshot's answer threshold is calibrated with `calibration` (knowledge_base.calibration).
     """
     manifest = store.read_manifest()
     version = repository.current_version()  # read first: a change racing us is applied next time
     if full or manifest is None or manifest.embedding_model != embedder.model_name:
-        return store.rebuild(repository.list_entries(), version, embedder, progress=progress)
+        return store.rebuild(repository.list_entries(), version, embedder, progress=progress,
+                             calibration=calibration)
     if manifest.kb_version >= version:
         return manifest
     changes = repository.changes_since(manifest.kb_version)
     return store.update(changes.upserted, changes.deleted_ids, changes.version, embedder,
-                        progress=progress)
+                        progress=progress, calibration=calibration)

@@ -14,6 +14,7 @@ from chatbot.conversation_store import ConversationStore, MessageRow
 from chatbot.database import DatabaseUnavailable, create_db_engine, upgrade_database
 from chatbot.grounding import GroundingResult
 from chatbot.messages import Citation, Reply
+from chatbot.turn_labels import LabelError, UnknownTurn
 from tests.pg_server import PostgresServer, free_port
 
 
@@ -221,3 +222,55 @@ def test_logged_turns_survive_a_restart(
             assert session.scalar(select(func.count(MessageRow.id))) == 2 * len(users)
     finally:
         engine.dispose()
+
+
+def test_label_turns_and_read_them_back(store: ConversationStore) -> None:
+    cid = store.start_conversation()
+    answered = store.log_turn(cid, "How long is shipping? I'm ann@example.com", make_reply())
+    abstained = store.log_turn(cid, "What is the capital of Peru?", make_reply("I don't know.", abstained=True,
+                                                                                 query="What is the capital of Peru?"))
+    unlabelled = store.log_turn(cid, "hello", make_reply())
+
+    label = store.label_turn(answered, "ship-time", review="approved", labelled_by="ann")
+    assert (label.expected_id, label.review, label.corrected_answer, label.labelled_by) == \
+        ("ship-time", "approved", None, "ann")
+    assert not label.out_of_scope and label.labelled_at.tzinfo is not None
+    store.label_turn(abstained, None, review="corrected", corrected_answer="  We only answer shop questions. ")
+
+    turns = store.labelled_turns()
+    assert [t.turn_id for t in turns] == [answered, abstained]  # oldest first, unlabelled left out
+    first, second = turns
+    assert first.question == "How long is shipping? I'm [email]" and first.query == "how long is shipping"
+    assert (first.expected_id, first.decision, first.cited_ids) == ("ship-time", "answer", ["ship-time", "returns"])
+    assert first.target_answer == "Standard shipping takes 3-5 days."  # approved: the bot's own answer
+    assert second.expected_id is None and second.label.out_of_scope and second.decision == "abstain"
+    assert second.target_answer == "We only answer shop questions."  # corrected, stripped
+    assert [t.turn_id for t in store.labelled_turns(reviews={"corrected"})] == [abstained]
+    assert len(store.labelled_turns(limit=1)) == 1
+
+    # Labelling again replaces the label: no review any more, another entry.
+    store.label_turn(answered, "returns")
+    relabelled = store.labelled_turns()[0]
+    assert (relabelled.expected_id, relabelled.label.review, relabelled.target_answer) == ("returns", None, None)
+    assert store.labelled_turns(reviews={"approved"}) == []
+
+    recent = store.recent_turns(limit=5)
+    assert [t.turn_id for t in recent] == [unlabelled, abstained, answered]  # newest first
+    assert recent[0].label is None and recent[1].label.out_of_scope
+    assert (recent[2].top_entry_id, recent[2].top_score) == ("ship-time", pytest.approx(0.91))
+    assert recent[1].top_entry_id is None and recent[1].decision == "abstain"
+    assert [t.turn_id for t in store.recent_turns(limit=1)] == [unlabelled]
+
+
+def test_labelling_errors(store: ConversationStore) -> None:
+    turn = store.log_turn(store.start_conversation(), "hi", make_reply())
+    with pytest.raises(UnknownTurn, match="no logged turn has id 999"):
+        store.label_turn(999, None)
+    with pytest.raises(LabelError, match="needs its text"):
+        store.label_turn(turn, "ship-time", review="corrected", corrected_answer="  ")
+    with pytest.raises(LabelError, match="goes with review 'corrected' only"):
+        store.label_turn(turn, "ship-time", review="approved", corrected_answer="Something else.")
+    with pytest.raises(LabelError, match="review must be one of approved, corrected"):
+        store.label_turn(turn, "ship-time", review="maybe")
+    assert store.labelled_turns() == []
+

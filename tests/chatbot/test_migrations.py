@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-import chatbot.conversation_store  # noqa: F401  (registers the conversation tables)
+from chatbot.conversation_store import ConversationStore  # registers the conversation tables
 from chatbot.database import (
     alembic_config,
     check_database,
@@ -21,9 +21,10 @@ from chatbot.database import (
     migrations_folder,
     upgrade_database,
 )
+from chatbot.messages import Reply
 from knowledge_base.db_models import Base
 
-TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces"}
+TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -50,6 +51,26 @@ def test_upgrade_empty_database_to_head_and_back_to_base(database_url: str) -> N
     assert _tables(database_url) == set()
     upgrade_database(database_url)
     assert _tables(database_url) == TABLES
+
+
+def test_labels_migration_keeps_the_log_both_ways(database_url: str) -> None:
+    """0001 -> 0003 on a database with a logged turn: the turn can be labelled; going back to
+    0001 drops the labels and only them."""
+    upgrade_database(database_url, "0001")
+    engine = create_db_engine(database_url)
+    try:
+        store = ConversationStore(engine)
+        cid = store.start_conversation()
+        turn = store.log_turn(cid, "Where is my parcel?", Reply("", "It ships in 3 days.", False, "en", [],
+                                                                  0.9, "extractive", 1))
+        upgrade_database(database_url, "0003")
+        store.label_turn(turn, None, review="corrected", corrected_answer="We cannot track parcels.")
+        assert [t.turn_id for t in store.labelled_turns()] == [turn]
+        downgrade_database(database_url, "0001")
+        assert "turn_labels" not in _tables(database_url)
+        assert store.count_turns() == 1 and store.get_transcript(cid).conversation.turns == 1
+    finally:
+        engine.dispose()
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:

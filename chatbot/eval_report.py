@@ -1,0 +1,134 @@
+"""`chatbot eval`'s human-readable output: a summary, the worst entries, the confused pairs, and
+an optional self-contained HTML report with charts.
+
+No plotting library is installed with the product, and the two charts are simple, so the HTML
+draws them itself: per-entry F1 as CSS bars, and the top-score histogram as inline SVG (stacked
+by outcome, the answer threshold as a line). The file needs no script and no network.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from chatbot.evaluation import ABSTAIN, CaseResult
+
+WORST_ENTRIES = 10
+OUTCOMES = {  # outcome of a case by its top entry, whatever the decision -> chart colour
+    "right entry on top": "#2e7d32",
+    "wrong entry on top": "#c62828",
+    "out of scope": "#f9a825",
+}
+
+
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            for row in cells]
+
+
+def worst_entries(metrics: dict, count: int = WORST_ENTRIES) -> list[dict]:
+    """The labels with the lowest F1 (the most used first among equals)."""
+    return sorted(metrics["per_entry"], key=lambda e: (e["f1"], -(e["support"] + e["predicted"]), e["id"]))[:count]
+
+
+def format_text(metrics: dict) -> str:
+    """The summary, the worst entries by F1 and the most confused pairs, as plain-text tables."""
+    m = metrics
+    lines = [
+        f"{m['n']} questions: {m['in_scope']} in scope, {m['out_of_scope']} out of scope; "
+        f"answer threshold {m['answer_threshold']:.4f} ({m['threshold_rule']})",
+        f"answered {m['answer_rate']:.1%} of all questions; wrong answers {m['wrong_answer_rate']:.1%} "
+        f"of the answered ({m['wrong_answers_share_of_all']:.1%} of all)",
+        f"in scope: hit@1 {m['hit@1']:.3f}, hit@{m['k']} {m['hit@k']:.3f}, MRR {m['mrr']:.3f}, "
+        f"answered correctly {m['answered_accuracy']:.3f}",
+        f"out of scope: abstained {m['abstain_recall']:.3f} (abstain precision {m['abstain_precision']:.3f})",
+        f"macro precision / recall / F1: {m['macro_precision']:.3f} / {m['macro_recall']:.3f} / {m['macro_f1']:.3f}",
+        f"latency per question: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms",
+        "",
+        "worst entries by F1",
+        *_table(["entry", "F1", "precision", "recall", "expected", "predicted"],
+                [[e["id"], f"{e['f1']:.3f}", f"{e['precision']:.3f}", f"{e['recall']:.3f}", e["support"],
+                  e["predicted"]] for e in worst_entries(m)]),
+    ]
+    if m["confused_pairs"]:
+        lines += ["", "wrong answers, most frequent (expected -> answered with)",
+                  *_table(["expected", "predicted", "count"],
+                          [[p["expected"], p["predicted"], p["count"]] for p in m["confused_pairs"]])]
+    return "\n".join(lines)
+
+
+def outcome(result: CaseResult) -> str:
+    """Which histogram series a case falls in."""
+    if result.expected == ABSTAIN:
+        return "out of scope"
+    return "right entry on top" if result.ranked_ids[:1] == [result.expected] else "wrong entry on top"
+
+
+def score_histogram_svg(results: list[CaseResult], threshold: float, bins: int = 30) -> str:
+    """Top scores by outcome, stacked, with the answer threshold as a dashed line."""
+    scores = np.array([r.top_score for r in results] + [threshold], dtype=float)
+    edges = np.linspace(scores.min(), scores.max() + 1e-9, bins + 1)
+    counts = {name: np.histogram([r.top_score for r in results if outcome(r) == name], edges)[0]
+              for name in OUTCOMES}
+    width, height, pad = 640, 220, 30
+    tallest = max(1, int(sum(counts.values()).max()))
+    bar = (width - 2 * pad) / bins
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" role="img">']
+    for i in range(bins):
+        y = height
+        for name, colour in OUTCOMES.items():
+            h = counts[name][i] / tallest * (height - pad)
+            if h:
+                parts.append(f'<rect x="{pad + i * bar:.1f}" y="{y - h:.1f}" width="{bar - 1:.1f}" '
+                             f'height="{h:.1f}" fill="{colour}"><title>{html.escape(name)}: '
+                             f'{counts[name][i]}</title></rect>')
+            y -= h
+    tx = pad + (threshold - edges[0]) / (edges[-1] - edges[0]) * (width - 2 * pad)
+    parts += [
+        f'<line x1="{tx:.1f}" y1="10" x2="{tx:.1f}" y2="{height}" stroke="#000" stroke-dasharray="4 3"/>',
+        f'<text x="{tx + 4:.1f}" y="20" font-size="12">threshold {threshold:.3f}</text>',
+        f'<text x="{pad}" y="{height + 16}" font-size="12">{edges[0]:.3f}</text>',
+        f'<text x="{width - pad}" y="{height + 16}" font-size="12" text-anchor="end">{edges[-1]:.3f}</text>',
+        f'<text x="{width / 2}" y="{height + 34}" font-size="12" text-anchor="middle">top cosine '
+        f'(tallest bar {tallest} questions)</text>',
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def write_html_report(path: Path, metrics: dict, results: list[CaseResult], title: str = "chatbot eval") -> Path:
+    """Write a self-contained HTML report: the summary, the score histogram, per-entry F1 bars
+    (worst first) and the confused pairs."""
+    esc = html.escape
+    legend = " ".join(f'<span style="color:{c}">&#9632;</span> {esc(n)}' for n, c in OUTCOMES.items())
+    entries = sorted(metrics["per_entry"], key=lambda e: (e["f1"], e["id"]))
+    bars = "".join(
+        f'<tr><td>{esc(e["id"])}</td><td class="num">{e["f1"]:.3f}</td><td class="num">{e["support"]}</td>'
+        f'<td class="num">{e["predicted"]}</td><td><div class="bar" style="width:{e["f1"] * 300:.0f}px"></div></td></tr>'
+        for e in entries)
+    pairs = "".join(f'<tr><td>{esc(p["expected"])}</td><td>{esc(p["predicted"])}</td>'
+                    f'<td class="num">{p["count"]}</td></tr>' for p in metrics["confused_pairs"])
+    summary = esc(format_text(metrics).split("\n\n")[0])
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}} td,th{{padding:2px 8px;text-align:left}}
+.num{{text-align:right}} .bar{{height:10px;background:#1565c0}} pre{{background:#f5f5f5;padding:1em}}</style>
+</head><body>
+<h1>{esc(title)}</h1>
+<pre>{summary}</pre>
+<h2>Top score of each question</h2>
+<p>{legend}. Questions left of the threshold are abstained on.</p>
+{score_histogram_svg(results, float(metrics["answer_threshold"]))}
+<h2>Per-entry F1 (worst first)</h2>
+<table><tr><th>entry</th><th>F1</th><th>expected</th><th>predicted</th><th></th></tr>{bars}</table>
+<h2>Wrong answers, most frequent (expected &rarr; answered with)</h2>
+<table><tr><th>expected</th><th>predicted</th><th>count</th></tr>{pairs}</table>
+</body></html>
+"""
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return path
