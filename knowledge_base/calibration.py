@@ -25,8 +25,11 @@ A rate is only measured once there are enough pairs: the target rule needs at le
 `MIN_WRONG_AT_TARGET / target` of them (100 for a 5 % target), below which one confusion more or
 less swings the rate past the target; smaller KBs keep the quantile rule.
 
-Leave-one-out and labelled turns are scored by dense cosine alone; the engine's BM25 fusion may
-reorder near-ties, so the rates recorded are those of the dense decision.
+Leave-one-out and labelled turns are scored as the retriever scores a query, less BM25: the
+dense cosine, or, when the snapshot has a classifier head (`knowledge_base.entry_head`), the
+blend of cosine and head probability. With a head, the phrasings' pairs come from k-fold cross-
+validation (the head refitted without the held-out fold), so a phrasing never votes for itself.
+The engine's BM25 fusion may reorder near-ties, so the rates recorded are those of the dense decision.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+
+from knowledge_base.entry_head import EntryHead, blend, cross_validated_scores
 
 DEFAULT_QUANTILE = 0.05
 # A model tuned on these very phrasings scores them higher than it will score new questions, so
@@ -132,12 +137,36 @@ def leave_one_out_pairs(vectors: np.ndarray, entry_ids: Sequence[str],
     return scores, np.asarray(ids[rows] == ids[playable], dtype=bool)
 
 
+def _top1_blended(queries: np.ndarray, vectors: np.ndarray, entry_ids: Sequence[str],
+                  head: EntryHead) -> tuple[np.ndarray, np.ndarray]:
+    """Best blended score (cosine and head probability) and its entry id for each query."""
+    column = {entry_id: j for j, entry_id in enumerate(head.classes)}
+    best_scores, best_ids = [np.zeros(0, dtype=np.float32)], [np.zeros(0, dtype=object)]
+    for start in range(0, len(queries), _BLOCK):
+        block = queries[start:start + _BLOCK]
+        sims = block @ vectors.T
+        cos = np.full((len(block), len(head.classes)), -1.0, dtype=np.float32)
+        for row, entry_id in enumerate(entry_ids):
+            j = column[entry_id]
+            np.maximum(cos[:, j], sims[:, row], out=cos[:, j])
+        mixed = blend(cos, head.probabilities(block))
+        best = mixed.argmax(axis=1)
+        best_scores.append(mixed[np.arange(len(block)), best])
+        best_ids.append(np.asarray(head.classes, dtype=object)[best])
+    return np.concatenate(best_scores), np.concatenate(best_ids)
+
+
 def labelled_pairs(query_vectors: np.ndarray, expected: Sequence[str | None], vectors: np.ndarray,
-                   entry_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(top cosine, right answer?) for labelled queries: an out-of-scope label (None) is never
-    answered right; an in-scope one is when its entry comes top."""
+                   entry_ids: Sequence[str], head: EntryHead | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(top score, right answer?) for labelled queries: an out-of-scope label (None) is never
+    answered right; an in-scope one is when its entry comes top. The score is the cosine, or
+    the blended score when the snapshot has a `head`."""
     if len(expected) == 0 or len(entry_ids) == 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool)
+    if head is not None:
+        scores, ids = _top1_blended(query_vectors, vectors, entry_ids, head)
+        correct = np.array([e is not None and e == top for e, top in zip(expected, ids)], dtype=bool)
+        return scores, correct
     scores, rows = _top1(query_vectors, vectors)
     ids = np.asarray(entry_ids, dtype=object)[rows]
     correct = np.array([e is not None and e == top for e, top in zip(expected, ids)], dtype=bool)
@@ -181,24 +210,30 @@ def target_threshold(scores: np.ndarray, correct: np.ndarray, target: float,
 
 def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], quantile: float = DEFAULT_QUANTILE,
               inputs: CalibrationInputs | None = None,
-              encode: Callable[[list[str]], np.ndarray] | None = None) -> Calibration:
+              encode: Callable[[list[str]], np.ndarray] | None = None,
+              head: EntryHead | None = None) -> Calibration:
     """Choose the answer threshold for a snapshot's phrasing `vectors` (see the module's rules).
 
     `encode` embeds the labelled queries with the snapshot's model; it is needed only when
-    `inputs` has labelled queries.
+    `inputs` has labelled queries. `head`: the snapshot's classifier head, whose blended score
+    the threshold then applies to.
     """
     inputs = inputs or CalibrationInputs()
-    floor = calibrate_threshold(vectors, entry_ids, quantile)
+    if head is not None:
+        scores, correct = cross_validated_scores(vectors, entry_ids)
+        floor = round(float(np.quantile(scores[correct], quantile)), 4) if correct.any() else None
+    else:
+        floor = calibrate_threshold(vectors, entry_ids, quantile)
+        scores, correct = leave_one_out_pairs(vectors, entry_ids)
     known = set(entry_ids)
     # A label naming an entry deleted since cannot be answered right any more: left out.
     labelled = [(text, expected) for text, expected in inputs.labelled if expected is None or expected in known]
     out_of_scope = sum(1 for _, expected in labelled if expected is None)
-    scores, correct = leave_one_out_pairs(vectors, entry_ids)
     if labelled:
         if encode is None:
             raise ValueError("labelled queries need `encode` (the snapshot's embedding model)")
         label_scores, label_correct = labelled_pairs(
-            encode([text for text, _ in labelled]), [e for _, e in labelled], vectors, entry_ids)
+            encode([text for text, _ in labelled]), [e for _, e in labelled], vectors, entry_ids, head)
         scores, correct = np.r_[scores, label_scores], np.r_[correct, label_correct]
 
     threshold, rule = floor, "quantile" if floor is not None else "none"

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs, calibrate
 from knowledge_base.entries import Entry
+from knowledge_base.entry_head import HEAD_WEIGHT, EntryHead, fit_entry_head, head_wanted
 from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
 from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
 from knowledge_base.lexical import LexicalIndex, entry_documents
@@ -62,6 +63,8 @@ class Manifest:
     answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.calibration)
     lexical_weight: float = 0.0  # BM25's share in fusion, scaled to this model's cosine spread
     calibration: dict | None = None  # knowledge_base.calibration.Calibration: rule, expected rates
+    entry_head: bool = False  # a classifier head (head.npz) blends into the scores: entry_head.py
+    head_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Snapshot:
     path: Path
     lexical: LexicalIndex | None = None
     vector_ids: dict[str, list[int]] = field(default_factory=dict)  # entry id -> its phrasings' ids
+    head: EntryHead | None = None  # the classifier head, when the manifest says there is one
 
 
 def _entry_from_json(data: dict) -> Entry:
@@ -105,7 +109,11 @@ def _checksum(folder: Path) -> str:
 class IndexStore:
     """Builds, updates and loads snapshots in one folder. Safe across processes (file lock)."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, entry_head: str = "auto") -> None:
+        """`entry_head`: fit a classifier head over the entries ("auto", "on", "off"; see
+        `knowledge_base.entry_head.head_wanted`)."""
+        head_wanted(entry_head, 0, 0)  # a bad value fails here, not at the first build
+        self.entry_head = entry_head
         self.index_dir = Path(index_dir)
         self.snapshots_dir = self.index_dir / "snapshots"
         self._lock = FileLock(str(self.index_dir / ".build.lock"))
@@ -151,7 +159,8 @@ class IndexStore:
         vector_ids: dict[str, list[int]] = {}
         for phrasing in phrasings.values():
             vector_ids.setdefault(phrasing.entry_id, []).append(phrasing.vector_id)
-        return Snapshot(manifest, index, phrasings, entries, folder, lexical, vector_ids)
+        head = EntryHead.load(folder) if manifest.entry_head else None
+        return Snapshot(manifest, index, phrasings, entries, folder, lexical, vector_ids, head)
 
     # -- writing -----------------------------------------------------------------------------
     def rebuild(self, entries: Iterable[Entry], kb_version: int, embedder: "Embedder",
@@ -224,7 +233,10 @@ class IndexStore:
                    if ordered else np.zeros((0, dimension), dtype=np.float32))
         vector_entries = [p.entry_id for p in ordered]
         quantile = TUNED_QUANTILE if tuned_from(model_name) else DEFAULT_QUANTILE
-        calibrated = calibrate(vectors, vector_entries, quantile, calibration, encode=embedder.encode)
+        head = (fit_entry_head(vectors, vector_entries)
+                if head_wanted(self.entry_head, len(entries), len(ordered)) else None)
+        calibrated = calibrate(vectors, vector_entries, quantile, calibration, encode=embedder.encode,
+                               head=head)
         lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%dT%H%M%S") + f"-v{kb_version}-{os.urandom(3).hex()}"
@@ -237,11 +249,14 @@ class IndexStore:
             for entry in sorted(entries.values(), key=lambda e: e.id):
                 handle.write(json.dumps(_entry_to_json(entry), ensure_ascii=False) + "\n")
         LexicalIndex().build(entry_documents(entries.values())).save(tmp)
+        if head is not None:
+            head.save(tmp)
         manifest = Manifest(
             embedding_model=model_name, dimension=dimension, kb_version=kb_version,
             entry_count=len(entries), phrasing_count=len(phrasings), checksum=_checksum(tmp),
             created_at=time.time(), snapshot=name, answer_threshold=calibrated.threshold,
             lexical_weight=lexical_weight, calibration=asdict(calibrated),
+            entry_head=head is not None, head_weight=HEAD_WEIGHT if head is not None else 0.0,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         os.replace(tmp, self.snapshots_dir / name)

@@ -18,6 +18,7 @@ import numpy as np
 
 from knowledge_base.embedder import Embedder
 from knowledge_base.entries import Entry
+from knowledge_base.entry_head import blend
 from knowledge_base.fusion import weighted_fusion
 from knowledge_base.index import IndexStore, Snapshot
 
@@ -27,13 +28,16 @@ OVERFETCH = 8
 REFRESH_SECONDS = 1.0
 # Entries each retriever proposes before fusion.
 FUSION_CANDIDATES = 20
+# Entries the classifier head finds most likely join the candidates even when no phrasing is near.
+HEAD_CANDIDATES = 5
 # A follow-up's own words lead; the question it refers to supplies the topic.
 CONTEXT_WEIGHT = 0.35
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """An entry found for a query: `score` is the cosine of its best-matching `phrasing`."""
+    """An entry found for a query: `score` is the decision score (the cosine of its best-matching
+    `phrasing`, blended with the classifier head's probability when the index has a head)."""
 
     entry: Entry
     score: float
@@ -91,10 +95,13 @@ class Retriever:
                context: str = "") -> list[Hit]:
         """The `k` best entries for `query`, best first, one hit per entry.
 
-        Dense scores are fused with BM25 (`lexical_weight`; None: the weight calibrated for this
-        snapshot, 0: dense only). `Hit.score` stays the cosine, which the abstain threshold reads.
-        `context` (the question a follow-up refers to) is mixed into the query vector at
-        `CONTEXT_WEIGHT`; BM25 sees only the follow-up's own words, which are what is new.
+        `Hit.score` is the decision score, which the abstain threshold reads: the cosine of the
+        entry's best phrasing, blended with the classifier head's probability for the entry when
+        the snapshot has a head (`knowledge_base.entry_head`). BM25 (`lexical_weight`; None: the
+        weight calibrated for this snapshot, 0: dense only) reorders the candidates but never
+        changes a hit's score. `context` (the question a follow-up refers to) is mixed into the
+        query vector at `CONTEXT_WEIGHT`; BM25 sees only the follow-up's own words, which are
+        what is new.
         """
         snap = self.snapshot()  # first: it decides which embedder the query needs
         if context:
@@ -104,13 +111,30 @@ class Retriever:
         else:
             vector = self.embedder.encode([query])[0]
         weight = snap.manifest.lexical_weight if lexical_weight is None else lexical_weight
-        if snap.lexical is None or weight <= 0:
+        use_lexical = snap.lexical is not None and weight > 0
+        if not use_lexical and snap.head is None:
             return self.search_vector(vector, k)
-        candidates = self.search_vector(vector, max(k, FUSION_CANDIDATES))
-        dense = {hit.entry.id: hit for hit in candidates}
-        lexical = dict(snap.lexical.search(query, max(k, FUSION_CANDIDATES)))
-        fused = weighted_fusion({i: h.score for i, h in dense.items()}, lexical, weight)
-        return [dense.get(entry_id) or self._exact_hit(snap, entry_id, vector) for entry_id, _ in fused[:k]]
+        wanted = max(k, FUSION_CANDIDATES)
+        hits = {hit.entry.id: hit for hit in self.search_vector(vector, wanted)}
+        lexical = dict(snap.lexical.search(query, wanted)) if use_lexical else {}
+        scores = {entry_id: hit.score for entry_id, hit in hits.items()}
+        if snap.head is not None:
+            probabilities = dict(zip(snap.head.classes, snap.head.probabilities(vector)[0].tolist()))
+            # The head may be sure of an entry whose phrasings are not the nearest: a candidate too.
+            likely = sorted(probabilities, key=probabilities.__getitem__, reverse=True)[:HEAD_CANDIDATES]
+            for entry_id in [*likely, *lexical]:
+                if entry_id not in hits and entry_id in snap.entries:
+                    hits[entry_id] = self._exact_hit(snap, entry_id, vector)
+            weight_head = snap.manifest.head_weight
+            scores = {entry_id: float(blend(hit.score, probabilities.get(entry_id, 0.0), weight_head))
+                      for entry_id, hit in hits.items()}
+        fused = weighted_fusion(scores, lexical, weight) if use_lexical else \
+            sorted(scores.items(), key=lambda pair: -pair[1])
+        ranked = []
+        for entry_id, _ in fused[:k]:
+            hit = hits.get(entry_id) or self._exact_hit(snap, entry_id, vector)
+            ranked.append(Hit(hit.entry, scores.get(entry_id, hit.score), hit.phrasing))
+        return ranked
 
     @staticmethod
     def _exact_hit(snap: Snapshot, entry_id: str, vector: np.ndarray) -> Hit:

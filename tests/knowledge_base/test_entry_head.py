@@ -80,3 +80,33 @@ def test_blend_and_when_a_head_is_wanted() -> None:
     assert not head_wanted("on", entry_count=1, phrasing_count=5)
     with pytest.raises(ValueError, match="entry_head must be"):
         head_wanted("sometimes", 10, 100)
+
+
+def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_path: Path, embedder) -> None:
+    from knowledge_base.calibration import CalibrationInputs
+    from knowledge_base.importers import read_file
+    from knowledge_base.index import IndexStore
+    from knowledge_base.retriever import Retriever
+
+    entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]
+    with_head = IndexStore(tmp_path / "head").rebuild(entries, 1, embedder, calibration=CalibrationInputs(0.15))
+    without = IndexStore(tmp_path / "plain", entry_head="off").rebuild(entries, 1, embedder,
+                                                                        calibration=CalibrationInputs(0.15))
+    assert with_head.entry_head and with_head.head_weight == 0.5 and not without.entry_head
+    assert (tmp_path / "head" / "snapshots" / with_head.snapshot / "head.npz").is_file()
+    assert with_head.calibration["wrong_rate"] <= 0.15 and with_head.calibration["answer_rate"] > 0.5
+
+    retriever = Retriever(IndexStore(tmp_path / "head"), embedder)
+    hits = retriever.search("my parcel still hasn't come, where is it", k=5, lexical_weight=0)
+    snap = retriever.snapshot()
+    vector = embedder.encode(["my parcel still hasn't come, where is it"])[0]
+    probabilities = dict(zip(snap.head.classes, snap.head.probabilities(vector)[0]))
+    for hit in hits:  # the score the threshold reads is the blend of the cosine and the head
+        cosine = float(max(snap.index.reconstruct(v) @ vector for v in snap.vector_ids[hit.entry.id]))
+        assert hit.score == pytest.approx(blend(cosine, probabilities[hit.entry.id]), abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # An off-topic question scores below the calibrated threshold.
+    off_topic = retriever.search("what is the capital of Mongolia", k=1)[0]
+    assert off_topic.score < with_head.answer_threshold
+    with pytest.raises(ValueError, match="entry_head must be"):
+        IndexStore(tmp_path / "bad", entry_head="maybe")
