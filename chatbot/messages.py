@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from knowledge_base.retriever import Hit
+from knowledge_base.hits import Hit
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ are few and direct.
 from __future__ import annotations
 
 from chatbot.messages import GenerationRequest
-from knowledge_base.retriever import Hit
+from knowledge_base.hits import Hit
 
 # Characters, not tokens: about 4 characters per token for English, so the defaults keep a prompt
 # with 5 entries and 3 turns of history near 1,500 tokens, far inside an 8k context and quick to

@@ -18,6 +18,7 @@ from chatbot.conversation_store import ConversationStore
 from chatbot.database import create_db_engine, upgrade_database
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
+from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
 from chatbot.settings import Settings
 from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
@@ -134,8 +135,10 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     embedders = EmbedderPool(settings)
     manifest = index_store.read_manifest()
     model = manifest.embedding_model if manifest else choose_embedding_model(settings.embedding_model, [])
+    batching = (BatchingOptions(settings.generation_batch_size, settings.generation_cache_tokens)
+                if settings.generation_batching else None)
     generator = create_generator(settings.generator, settings.models_dir, settings.device,
-                                 settings.max_new_tokens)
+                                 settings.max_new_tokens, batching)
     conversations = ConversationStore(database)
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)

@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)
+    generation_batching: bool = Field(
+        default=True,
+        description="Decode concurrent customers' answers together (continuous batching); false: "
+                    "one model call per request.",
+    )
+    generation_batch_size: int = Field(default=8, ge=1, le=512, description="Most requests decoded together.")
+    generation_cache_tokens: int = Field(
+        default=8192, ge=256, le=4_194_304,
+        description="KV-cache capacity, in tokens (prompt + answer), shared by the requests being "
+                    "generated; allocated when the local model loads.",
+    )
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 

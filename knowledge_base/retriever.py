@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from knowledge_base.embedder import Embedder
 from knowledge_base.entries import Entry
 from knowledge_base.fusion import weighted_fusion
+from knowledge_base.hits import Hit
 from knowledge_base.index import IndexStore, Snapshot
 
 # Each entry has several phrasings, so more vectors than entries are fetched before grouping.
@@ -29,15 +29,6 @@ REFRESH_SECONDS = 1.0
 FUSION_CANDIDATES = 20
 # A follow-up's own words lead; the question it refers to supplies the topic.
 CONTEXT_WEIGHT = 0.35
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """An entry found for a query: `score` is the cosine of its best-matching `phrasing`."""
-
-    entry: Entry
-    score: float
-    phrasing: str
 
 
 class Retriever:
