@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from knowledge_base.retriever import Hit
+from knowledge_base.hits import Hit
 
 if TYPE_CHECKING:
     from chatbot.grounding import GroundingResult

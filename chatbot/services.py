@@ -18,6 +18,7 @@ from chatbot.conversation_store import ConversationStore
 from chatbot.database import create_db_engine, upgrade_database
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
+from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
 from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
@@ -165,9 +166,11 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     model = manifest.embedding_model if manifest else choose_embedding_model(settings.embedding_model, [])
     remote = RemoteOptions(settings.generator_model, settings.openai_api_key, settings.openai_timeout_s,
                            settings.openai_max_retries)
+    batching = (BatchingOptions(settings.generation_batch_size, settings.generation_cache_tokens)
+                if settings.generation_batching else None)
     # A local model serves its promoted fine-tuned version (`chatbot model promote`), if any.
     generator = follow_promoted(create_generator(settings.generator, settings.models_dir, settings.device,
-                                                 settings.max_new_tokens, remote=remote),
+                                                 settings.max_new_tokens, remote=remote, batching=batching),
                                 ModelRegistry(settings.models_dir))
     conversations = ConversationStore(database)
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)

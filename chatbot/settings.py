@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     nli_model: str = Field(default="", description="An NLI model (HF id or folder) that must find the "
                                                    "answer entailed by its entries; empty: off.")
     nli_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Least P(entailment) that passes.")
+    generation_batching: bool = Field(
+        default=True,
+        description="Decode concurrent customers' answers together (continuous batching); false: "
+                    "one model call per request.",
+    )
+    generation_batch_size: int = Field(default=8, ge=1, le=512, description="Most requests decoded together.")
+    generation_cache_tokens: int = Field(
+        default=8192, ge=256, le=4_194_304,
+        description="KV-cache capacity, in tokens (prompt + answer), shared by the requests being "
+                    "generated; allocated when the local model loads.",
+    )
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 

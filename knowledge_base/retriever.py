@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,6 +19,7 @@ from knowledge_base.embedder import Embedder
 from knowledge_base.entries import Entry
 from knowledge_base.entry_head import blend
 from knowledge_base.fusion import weighted_fusion
+from knowledge_base.hits import Hit
 from knowledge_base.index import IndexStore, Snapshot
 
 # Each entry has several phrasings, so more vectors than entries are fetched before grouping.
@@ -32,16 +32,6 @@ FUSION_CANDIDATES = 20
 HEAD_CANDIDATES = 5
 # A follow-up's own words lead; the question it refers to supplies the topic.
 CONTEXT_WEIGHT = 0.35
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """An entry found for a query: `score` is the decision score (the cosine of its best-matching
-    `phrasing`, blended with the classifier head's probability when the index has a head)."""
-
-    entry: Entry
-    score: float
-    phrasing: str
 
 
 class Retriever:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from chatbot.generators.base import Generator
+from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.generators.local import SHIPPED_MODELS, LocalGenerator
 from chatbot.generators.remote import RemoteGenerator, RemoteOptions
@@ -29,8 +30,11 @@ def _looks_like_path(name: str) -> bool:
 
 
 def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160,
-                     remote: RemoteOptions | None = None) -> Generator:
+                     remote: RemoteOptions | None = None,
+                     batching: BatchingOptions | None = BatchingOptions()) -> Generator:
     """The generator that `name` selects; raises ValueError, naming the choices, for a bad name.
+
+    `batching` sizes the continuous batching of a local model (None: one request at a time).
 
     "extractive" → `ExtractiveGenerator`; "local" or "smollm2" → the shipped SmolLM2; an existing
     folder or `.gguf` file, or a hub id ("HuggingFaceTB/SmolLM2-360M-Instruct") → `LocalGenerator`;
@@ -45,14 +49,14 @@ def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_
         return ExtractiveGenerator()
     if key.lower() in ("local", *SHIPPED_MODELS):
         shipped = "smollm2" if key.lower() == "local" else key.lower()
-        return LocalGenerator(shipped, Path(models_dir), device, max_new_tokens)
+        return LocalGenerator(shipped, Path(models_dir), device, max_new_tokens, batching)
     if key.lower().startswith("openai:"):
         return RemoteGenerator(key[len("openai:"):], remote or RemoteOptions(), max_new_tokens)
     path = Path(key).expanduser()
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
-        return LocalGenerator(str(path), Path(models_dir), device, max_new_tokens)
+        return LocalGenerator(str(path), Path(models_dir), device, max_new_tokens, batching)
     if _looks_like_path(key):
         raise ValueError(f"generator {key!r}: no such model folder or .gguf file")
     if len(key) > 96 or not _HUB_ID.match(key) or ".." in key or "--" in key:
         raise ValueError(f"generator {key!r} is not a known generator, a folder or a model id: use {_CHOICES}")
-    return LocalGenerator(key, Path(models_dir), device, max_new_tokens)
+    return LocalGenerator(key, Path(models_dir), device, max_new_tokens, batching)

@@ -5,6 +5,10 @@
 (dequantising and building its tokenizer), so it is converted once into a safetensors folder under
 `models_dir` and loaded from there (~1 s) ever after.
 
+Concurrent requests are decoded together by transformers' continuous batching
+(`chatbot.generators.batching`); with `batching=None`, or where that cannot start, each request
+runs its own `model.generate` with a `TextIteratorStreamer`.
+
     >>> generator = LocalGenerator("smollm2", models_dir=Path("/tmp/models"))  # loads nothing yet
     >>> generator.name
     'local:smollm2'
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from chatbot.generators.base import Generator, stripped_pieces
+from chatbot.generators.batching import BatchingOptions, ContinuousBatcher, TokenStream
 from chatbot.messages import GenerationRequest
 from chatbot.prompts import Messages
 from knowledge_base.devices import DeviceChoice, resolve_device
@@ -152,19 +157,24 @@ class LocalGenerator(Generator):
     `max_new_tokens` caps every request (a request may ask for fewer). `device` is a
     `resolve_device` setting ("auto", "cpu", "mps", a CUDA device). `adapter` is a LoRA adapter
     folder (a fine-tuned version, see chatbot/model_registry.py) merged into `model` on load.
+    `batching` sizes the continuous batching of concurrent requests; None generates each request
+    on its own.
     """
 
     def __init__(self, model: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160,
-                 adapter: str | None = None):
+                 adapter: str | None = None, batching: BatchingOptions | None = BatchingOptions()):
         self.model = model
         self.adapter = adapter
         self.models_dir = Path(models_dir)
         self.device = device
         self.max_new_tokens = max_new_tokens
+        self.batching = batching
         self.name = f"local:{model}"
         self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()  # a Rust tokenizer is not safe to encode from two threads
         self._model: Any = None
         self._tokenizer: Any = None
+        self._batcher: ContinuousBatcher | None = None  # set by warm_up when batching is on and works
         self.device_choice: DeviceChoice | None = None  # set by warm_up
         self.load_seconds: float | None = None  # how long warm_up's load took, conversion aside
 
@@ -202,6 +212,8 @@ class LocalGenerator(Generator):
             self._tokenizer, self._model, self.device_choice = tokenizer, model, choice
             self.load_seconds = time.perf_counter() - started
             log.info("loaded %s on %s (%s) in %.1f s", source, choice.device, choice.dtype_name, self.load_seconds)
+            if self.batching is not None:
+                self._batcher = _start_batcher(model, self.batching)
 
     @property
     def context_window(self) -> int | None:
@@ -215,54 +227,85 @@ class LocalGenerator(Generator):
 
     def count_tokens(self, text: str) -> int:
         self.warm_up()
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._tokenizer_lock:
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_chat_tokens(self, messages: Messages) -> int:
         """Exactly the tokens `generate` feeds the model: chat template and generation prompt."""
         self.warm_up()
-        encoded = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                      return_dict=True)
+        with self._tokenizer_lock:
+            encoded = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                          return_dict=True)
         return len(encoded["input_ids"])
 
-    def _generate_kwargs(self, request: GenerationRequest, cancel: threading.Event) -> dict[str, Any]:
+    @property
+    def batched(self) -> bool:
+        """Whether requests go through continuous batching (known after `warm_up`)."""
+        return self._batcher is not None
+
+    def close(self) -> None:
+        """Stop the batching loop and free its cache; the next request starts it again."""
+        if self._batcher is not None:
+            self._batcher.stop()
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The prompt's token ids: the request's messages through the model's chat template."""
         self.warm_up()
+        messages = self.prompt(request).messages  # trimmed to the context window by real token counts
+        with self._tokenizer_lock:
+            encoded = self._tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            )
+        return list(encoded["input_ids"])
+
+    def new_tokens_for(self, request: GenerationRequest) -> int:
+        """How many tokens `request` may generate: its own limit within this generator's cap."""
+        return max(1, min(request.max_new_tokens, self.max_new_tokens))
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """Pieces whose concatenation is `generate(request)`: one line, no leading or trailing blanks.
+
+        Closing the iterator early (a client that left) stops this request's generation only.
+        """
+        ids = self.prompt_ids(request)
+        limit = self.new_tokens_for(request)
+        batcher = self._batcher
+        if batcher is not None and len(ids) + limit > batcher.capacity_tokens:
+            log.warning("a prompt of %d tokens does not fit the batching cache of %d tokens: generated "
+                        "on its own (raise CHATBOT_GENERATION_CACHE_TOKENS)", len(ids), batcher.capacity_tokens)
+            batcher = None
+        if batcher is None:
+            yield from self._stream_alone(request, ids)
+            return
+        tokens = batcher.submit(ids, limit)
+        try:
+            yield from _first_line_pieces(_decoded_pieces(self._tokenizer, tokens))
+        finally:
+            tokens.cancel()  # the line ended or the consumer left: free its place in the batch
+
+    def _stream_alone(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
+        """One `model.generate` for this request, in a thread that feeds a `TextIteratorStreamer`."""
+        import torch
+        from transformers import TextIteratorStreamer
+
         tokenizer, model = self._tokenizer, self._model
-        inputs = tokenizer.apply_chat_template(
-            self.prompt(request).messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(model.device)
         config = copy.deepcopy(model.generation_config)
         # Greedy and without repetition penalty: the answer must repeat the entries' facts.
         config.update(
             do_sample=False, temperature=None, top_p=None, top_k=None, repetition_penalty=None,
-            max_new_tokens=max(1, min(request.max_new_tokens, self.max_new_tokens)),
-            pad_token_id=tokenizer.pad_token_id,
+            max_new_tokens=self.new_tokens_for(request), pad_token_id=tokenizer.pad_token_id,
         )
-        criteria = _line_end_criteria_class()(tokenizer, inputs["input_ids"].shape[1], cancel)
-        return {**inputs, "generation_config": config, "stopping_criteria": [criteria]}
-
-    def generate(self, request: GenerationRequest) -> str:
-        import torch
-
-        kwargs = self._generate_kwargs(request, threading.Event())
-        with torch.inference_mode():
-            output = self._model.generate(**kwargs)
-        new_tokens = output[0, kwargs["input_ids"].shape[1] :]
-        return first_line(self._tokenizer.decode(new_tokens, skip_special_tokens=True))
-
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """Pieces whose concatenation is exactly `generate(request)`: no leading or trailing blanks."""
-        import torch
-        from transformers import TextIteratorStreamer
-
         cancel = threading.Event()
-        kwargs = self._generate_kwargs(request, cancel)
-        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        criteria = _line_end_criteria_class()(tokenizer, len(ids), cancel)
+        input_ids = torch.tensor([ids], device=model.device)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         failure: list[BaseException] = []
 
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self._model.generate(**kwargs, streamer=streamer)
+                    model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                   generation_config=config, stopping_criteria=[criteria], streamer=streamer)
             except BaseException as error:  # surfaced in the consumer's thread below
                 failure.append(error)
                 streamer.end()
@@ -276,6 +319,56 @@ class LocalGenerator(Generator):
             thread.join()
         if failure:
             raise failure[0]
+
+
+def _start_batcher(model: Any, options: BatchingOptions) -> ContinuousBatcher | None:
+    """A running batcher for `model`, or None (logged) where continuous batching cannot run."""
+    batcher = ContinuousBatcher(model, options)
+    try:
+        batcher.start()
+    except Exception as error:  # an older transformers, or a model without paged-attention support
+        log.warning("continuous batching unavailable (%s: %s); generating one request at a time",
+                    type(error).__name__, error)
+        return None
+    return batcher
+
+
+def _decoded_pieces(tokenizer: Any, token_batches: TokenStream) -> Iterator[str]:
+    """The text of streamed token ids, piece by piece, cut as `TextIteratorStreamer` cuts it.
+
+    transformers' `TextStreamer` holds text back until it is safe to show (a word complete, no
+    half of a multi-byte character) and hands each finished piece to `on_finalized_text`.
+    """
+    import torch
+
+    collector = _collector_class()(tokenizer, skip_prompt=False, skip_special_tokens=True)
+    for new_ids in token_batches:
+        collector.put(torch.tensor(new_ids))
+        yield from collector.take()
+    collector.end()
+    yield from collector.take()
+
+
+@functools.cache
+def _collector_class() -> type:
+    from transformers import TextStreamer
+
+    class TextCollector(TextStreamer):
+        """A `TextStreamer` that keeps its finished pieces for the caller instead of printing them."""
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.pieces: list[str] = []
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                self.pieces.append(text)
+
+        def take(self) -> list[str]:
+            pieces, self.pieces = self.pieces, []
+            return pieces
+
+    return TextCollector
 
 
 def _first_line_pieces(pieces: Iterator[str]) -> Iterator[str]:

@@ -39,8 +39,9 @@ def version_generator(base: LocalGenerator, kind: str, weights: Path) -> LocalGe
     it, and serving uses it after promotion.
     """
     if kind == "lora":
-        return LocalGenerator(base.model, base.models_dir, base.device, base.max_new_tokens, adapter=str(weights))
-    return LocalGenerator(str(weights), base.models_dir, base.device, base.max_new_tokens)
+        return LocalGenerator(base.model, base.models_dir, base.device, base.max_new_tokens, adapter=str(weights),
+                              batching=base.batching)
+    return LocalGenerator(str(weights), base.models_dir, base.device, base.max_new_tokens, batching=base.batching)
 
 
 class PromotedVersionGenerator(Generator):
@@ -102,7 +103,7 @@ class PromotedVersionGenerator(Generator):
         # two models in memory.
         self._active = (version_generator(self.base, card.kind, self.registry.weights_dir(card)) if card
                         else LocalGenerator(self.base.model, self.base.models_dir, self.base.device,
-                                            self.base.max_new_tokens))
+                                            self.base.max_new_tokens, batching=self.base.batching))
         log.info("generator switched from %s to %s", self.name, f"{self.base.name}@{wanted}" if wanted else self.base.name)
         self._version = wanted
 
