@@ -212,7 +212,7 @@ def main() -> None:
 
     requests = build_requests(args.concurrency, args.new_tokens)
     generator = LocalGenerator(args.model, args.models_dir, args.device, args.new_tokens,
-                               BatchingOptions(max_batch_size=args.concurrency,
+                               batching=BatchingOptions(max_batch_size=args.concurrency,
                                                cache_tokens=args.concurrency * 2048))
     generator.warm_up()
     generator.generate(requests[0])  # first call: allocation, lazy initialisation

@@ -49,14 +49,14 @@ def create_generator(name: str, models_dir: Path, device: str = "auto", max_new_
         return ExtractiveGenerator()
     if key.lower() in ("local", *SHIPPED_MODELS):
         shipped = "smollm2" if key.lower() == "local" else key.lower()
-        return LocalGenerator(shipped, Path(models_dir), device, max_new_tokens, batching)
+        return LocalGenerator(shipped, Path(models_dir), device, max_new_tokens, batching=batching)
     if key.lower().startswith("openai:"):
         return RemoteGenerator(key[len("openai:"):], remote or RemoteOptions(), max_new_tokens)
     path = Path(key).expanduser()
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
-        return LocalGenerator(str(path), Path(models_dir), device, max_new_tokens, batching)
+        return LocalGenerator(str(path), Path(models_dir), device, max_new_tokens, batching=batching)
     if _looks_like_path(key):
         raise ValueError(f"generator {key!r}: no such model folder or .gguf file")
     if len(key) > 96 or not _HUB_ID.match(key) or ".." in key or "--" in key:
         raise ValueError(f"generator {key!r} is not a known generator, a folder or a model id: use {_CHOICES}")
-    return LocalGenerator(key, Path(models_dir), device, max_new_tokens, batching)
+    return LocalGenerator(key, Path(models_dir), device, max_new_tokens, batching=batching)

@@ -162,7 +162,7 @@ class LocalGenerator(Generator):
     """
 
     def __init__(self, model: str, models_dir: Path, device: str = "auto", max_new_tokens: int = 160,
-                 adapter: str | None = None, batching: BatchingOptions | None = BatchingOptions()):
+                 *, adapter: str | None = None, batching: BatchingOptions | None = BatchingOptions()):
         self.model = model
         self.adapter = adapter
         self.models_dir = Path(models_dir)
