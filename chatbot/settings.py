@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     entry_head: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="A classifier head over the entries, blended into the retrieval score: 'auto' "
-                    "fits one for KBs of up to 2,000 entries that have alternate phrasings.",
+                    "fits one for KBs of 20 to 2,000 entries that have alternate phrasings.",
     )
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")

@@ -32,6 +32,9 @@ HEAD_C = 0.1
 HEAD_WEIGHT = 0.5
 # Above these sizes the fit takes minutes and a per-entry softmax means little: no head.
 MAX_HEAD_ENTRIES = 2000
+# Below this many entries a softmax over a handful of classes is confident about anything, an
+# off-topic question included (a 6-entry KB answered "what's the weather?"): no head.
+MIN_HEAD_ENTRIES = 20
 MAX_HEAD_PHRASINGS = 50_000
 CALIBRATION_FOLDS = 5
 
@@ -71,7 +74,7 @@ class EntryHead:
 
 
 def head_wanted(setting: str, entry_count: int, phrasing_count: int) -> bool:
-    """Whether to fit a head: `setting` is "auto" (small and medium KBs that have alternates),
+    """Whether to fit a head: `setting` is "auto" (KBs of 20 to 2,000 entries that have alternates),
     "on" or "off". Raises ValueError for another value."""
     if setting not in ("auto", "on", "off"):
         raise ValueError(f"entry_head must be 'auto', 'on' or 'off', not {setting!r}")
@@ -80,7 +83,7 @@ def head_wanted(setting: str, entry_count: int, phrasing_count: int) -> bool:
     if setting == "on":
         return True
     # With one phrasing per entry the head learns nothing the cosine does not already know.
-    return (entry_count <= MAX_HEAD_ENTRIES and phrasing_count <= MAX_HEAD_PHRASINGS
+    return (MIN_HEAD_ENTRIES <= entry_count <= MAX_HEAD_ENTRIES and phrasing_count <= MAX_HEAD_PHRASINGS
             and phrasing_count >= 1.5 * entry_count)
 
 

@@ -127,7 +127,10 @@ def run_finetune(services: Services, options: FinetuneOptions, progress: bool = 
     answers_before = generate_answers(base, data.heldout, "held-out answers, base", progress)
     base_source = base.model_source()
     # The same generator settings without the loaded model: one model in memory at a time.
-    spec = LocalGenerator(base.model, base.models_dir, base.device, base.max_new_tokens)
+    spec = LocalGenerator(base.model, base.models_dir, base.device, base.max_new_tokens, batching=base.batching)
+    # The batching loop holds the model and its KV cache: stop it, or on a GPU training starts
+    # with that memory still taken (an H100 ran out of memory this way).
+    base.close()
     del base
     gc.collect()
     registry = ModelRegistry(services.settings.models_dir)

@@ -74,6 +74,7 @@ def test_blend_and_when_a_head_is_wanted() -> None:
     assert blend(0.8, 0.4, weight=0.0) == pytest.approx(0.8)
     assert head_wanted("auto", entry_count=77, phrasing_count=770)
     assert not head_wanted("auto", entry_count=77, phrasing_count=77)  # no alternates
+    assert not head_wanted("auto", entry_count=6, phrasing_count=18)  # too few entries for a softmax
     assert not head_wanted("auto", entry_count=10_000, phrasing_count=100_000)
     assert head_wanted("on", entry_count=10_000, phrasing_count=10_000)
     assert not head_wanted("off", entry_count=77, phrasing_count=770)
