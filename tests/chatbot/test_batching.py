@@ -234,7 +234,8 @@ def test_settings_and_factory_size_the_local_generator(chatbot_home: Path, monke
 
 
 # What the GPU machine that runs bench/bench_generation.py has, besides the standard library.
-GPU_BOX_PACKAGES = {"torch", "transformers", "numpy", "tqdm", "psutil", "safetensors"}
+# peft: the GPU image has it too (a fine-tuned version merges its adapter on load).
+GPU_BOX_PACKAGES = {"torch", "transformers", "numpy", "tqdm", "psutil", "safetensors", "peft"}
 PROJECT = {"chatbot", "knowledge_base"}
 BENCH_PATH = [
     "bench/bench_generation.py", "chatbot/generators/local.py", "chatbot/generators/batching.py",

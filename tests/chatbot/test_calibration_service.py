@@ -23,7 +23,8 @@ def test_out_of_scope_labels_on_logged_turns_raise_the_threshold(chatbot_home: P
     english = tmp_path / "faq_en.jsonl"  # the demo's 67 English entries: 402 phrasings, MiniLM
     english.write_text("".join(line + "\n" for line in DEMO_KB.read_text(encoding="utf-8").splitlines()
                                if json.loads(line)["language"] == "en"), encoding="utf-8")
-    services = build_services(Settings(home=chatbot_home, generator="extractive"))
+    services = build_services(Settings(home=chatbot_home, generator="extractive", target_wrong_rate=0.05,
+                                        entry_head="off"))  # cosine scores: the mechanism, plainly)
     services.import_files([english])
     before = services.index_store.read_manifest()
     assert before.calibration["rule"] == "target" and before.calibration["labelled_turns"] == 0

@@ -12,7 +12,6 @@ import os
 from collections import Counter
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -140,9 +139,9 @@ def test_the_version_serves_in_process_after_promotion_and_rollback(
     example = build_examples(services.engine, [(services.knowledge_base.get(entry_id), question)])[0][0]
     assert example.request.hits == served.hits
     row = tokenize_example(generator._tokenizer, example, 2048)
-    serving_ids = generator._generate_kwargs(example.request, threading.Event())["input_ids"]
-    prompt_length = serving_ids.shape[1]
-    assert row["input_ids"][:prompt_length] == serving_ids[0].tolist()
+    serving_ids = generator.prompt_ids(example.request)  # exactly what the batching loop is fed
+    prompt_length = len(serving_ids)
+    assert row["input_ids"][:prompt_length] == serving_ids
     assert set(row["labels"][:prompt_length]) == {-100}
     answer_ids = row["labels"][prompt_length:]
     assert example.target.startswith(answer)
