@@ -54,9 +54,9 @@ def test_upgrade_empty_database_to_head_and_back_to_base(database_url: str) -> N
 
 
 def test_labels_migration_keeps_the_log_both_ways(database_url: str) -> None:
-    """0001 -> 0003 on a database with a logged turn: the turn can be labelled; going back to
-    0001 drops the labels and only them."""
-    upgrade_database(database_url, "0001")
+    """0002 -> 0003 on a database with a logged turn: the turn can be labelled; going back to
+    0002 drops the labels and only them (0002 is the schema the turn was logged with)."""
+    upgrade_database(database_url, "0002")
     engine = create_db_engine(database_url)
     try:
         store = ConversationStore(engine)
@@ -66,7 +66,7 @@ def test_labels_migration_keeps_the_log_both_ways(database_url: str) -> None:
         upgrade_database(database_url, "0003")
         store.label_turn(turn, None, review="corrected", corrected_answer="We cannot track parcels.")
         assert [t.turn_id for t in store.labelled_turns()] == [turn]
-        downgrade_database(database_url, "0001")
+        downgrade_database(database_url, "0002")
         assert "turn_labels" not in _tables(database_url)
         assert store.count_turns() == 1 and store.get_transcript(cid).conversation.turns == 1
     finally:

@@ -7,7 +7,6 @@ Slow: the shipped GGUF is converted once per test session (about a minute and a 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,7 @@ def request_() -> GenerationRequest:
 
 def fed_tokens(generator: LocalGenerator, request: GenerationRequest) -> int:
     """How many tokens `generate` would feed the model for `request`."""
-    return generator._generate_kwargs(request, threading.Event())["input_ids"].shape[1]
+    return len(generator.prompt_ids(request))
 
 
 def test_the_window_is_the_models_own(generator: LocalGenerator) -> None:

@@ -23,7 +23,7 @@ PRODUCTS = [
 
 def build(tmp_path: Path, repository, embedder) -> Retriever:
     repository.upsert(PRODUCTS)
-    store = IndexStore(tmp_path / "index")
+    store = IndexStore(tmp_path / "index", entry_head="off")  # cosine scores: what this file tests
     manifest = sync_index(repository, store, embedder)
     assert manifest.lexical_weight > 0  # calibrated from this model's cosine spread
     assert (store.snapshots_dir / manifest.snapshot / "lexical.json").exists()

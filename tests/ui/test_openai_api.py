@@ -304,7 +304,7 @@ def test_an_engine_whose_generator_is_the_server(server_url: str, services: Serv
 
 
 @pytest.mark.slow
-def test_a_generative_model_streams_token_by_token(tmp_path_factory: pytest.TempPathFactory,
+def test_a_generative_model_answers_through_the_stream(tmp_path_factory: pytest.TempPathFactory,
                                                    converted_models: Path) -> None:
     with module_home(tmp_path_factory.mktemp("openai-local"), converted_models) as home:
         local = build_with_faq(home, "local")
@@ -316,6 +316,8 @@ def test_a_generative_model_streams_token_by_token(tmp_path_factory: pytest.Temp
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     final = chunks[-1].model_extra
     assert final["generator"] == "local:smollm2" and not final["abstained"]
-    assert len(pieces) > 3  # token by token, not the answer in one piece
+    # The engine holds generated text back until the grounding check passes (chatbot/engine.py),
+    # so the answer arrives whole; the stream must still carry it, and exactly what was logged.
+    assert len(pieces) >= 1
     answer = local.conversations.get_transcript(final["conversation_id"]).messages[-1].content
     assert "".join(pieces) == answer and answer
