@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -48,6 +49,11 @@ class EntryHead:
     scale: np.ndarray  # (dimension,)
     coef: np.ndarray  # (classes, dimension)
     intercept: np.ndarray  # (classes,)
+
+    @cached_property
+    def column(self) -> dict[str, int]:
+        """Entry id -> its column in `probabilities` (built once per loaded head, not per query)."""
+        return {entry_id: j for j, entry_id in enumerate(self.classes)}
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Each row's probability of belonging to each entry: shape (rows, len(classes))."""

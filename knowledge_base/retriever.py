@@ -109,14 +109,17 @@ class Retriever:
         lexical = dict(snap.lexical.search(query, wanted)) if use_lexical else {}
         scores = {entry_id: hit.score for entry_id, hit in hits.items()}
         if snap.head is not None:
-            probabilities = dict(zip(snap.head.classes, snap.head.probabilities(vector)[0].tolist()))
+            probabilities = snap.head.probabilities(vector)[0]
+            column = snap.head.column
             # The head may be sure of an entry whose phrasings are not the nearest: a candidate too.
-            likely = sorted(probabilities, key=probabilities.__getitem__, reverse=True)[:HEAD_CANDIDATES]
+            top = np.argpartition(-probabilities, min(HEAD_CANDIDATES, len(probabilities) - 1))[:HEAD_CANDIDATES]
+            likely = [snap.head.classes[j] for j in top]
             for entry_id in [*likely, *lexical]:
                 if entry_id not in hits and entry_id in snap.entries:
                     hits[entry_id] = self._exact_hit(snap, entry_id, vector)
             weight_head = snap.manifest.head_weight
-            scores = {entry_id: float(blend(hit.score, probabilities.get(entry_id, 0.0), weight_head))
+            scores = {entry_id: float(blend(hit.score, probabilities[column[entry_id]] if entry_id in column else 0.0,
+                                            weight_head))
                       for entry_id, hit in hits.items()}
         fused = weighted_fusion(scores, lexical, weight) if use_lexical else \
             sorted(scores.items(), key=lambda pair: -pair[1])
