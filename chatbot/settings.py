@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="BM25's weight in fusion with the dense scores. Unset: scaled to the embedding "
                     "model's cosine spread when the index was built; 0: dense only.",
     )
+    index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        default="auto",
+        description="FAISS index kind: `auto` (exact `flat` search for small KBs, `hnsw` from "
+                    "10,000 phrasings), or one of `flat`, `hnsw`, `ivf` (knowledge_base.ann).",
+    )
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
@@ -63,6 +68,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @field_validator("index_type", mode="before")
+    @classmethod
+    def _lower_index_type(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("home")
     @classmethod

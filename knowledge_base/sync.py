@@ -12,13 +12,17 @@ def sync_index(repository: KnowledgeBaseRepository, store: IndexStore, embedder:
     """Bring the index up to the KB's current version and return the manifest in service.
 
     A full rebuild happens when asked, when there is no snapshot yet, or when the embedding model
-    changed; otherwise only the entries changed since the snapshot's version are re-embedded.
+    changed; otherwise only the entries changed since the snapshot's version are re-embedded. A
+    snapshot whose index is not the kind the store would build now (its `index_type` setting
+    changed) is rebuilt from its stored vectors, without re-embedding.
     """
     manifest = store.read_manifest()
     version = repository.current_version()  # read first: a change racing us is applied next time
     if full or manifest is None or manifest.embedding_model != embedder.model_name:
         return store.rebuild(repository.list_entries(), version, embedder, progress=progress)
     if manifest.kb_version >= version:
+        if store.needs_reshape(manifest):
+            return store.update([], [], manifest.kb_version, embedder, progress=progress)
         return manifest
     changes = repository.changes_since(manifest.kb_version)
     return store.update(changes.upserted, changes.deleted_ids, changes.version, embedder,
