@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from chatbot.settings import Settings, load_settings
+from knowledge_base.ann import describe as describe_index
 
 if TYPE_CHECKING:
     from chatbot.model_registry import ModelCard
@@ -150,7 +151,8 @@ def index_rebuild() -> None:
     manifest = _services().sync_index(full=True, progress=True)
     typer.echo(f"index rebuilt: snapshot {manifest.snapshot}, KB version {manifest.kb_version}, "
                f"{manifest.entry_count} entries, {manifest.phrasing_count} phrasings, "
-               f"model {manifest.embedding_model} ({manifest.dimension}-d)")
+               f"model {manifest.embedding_model} ({manifest.dimension}-d), "
+               f"{describe_index(manifest.spec)} index")
     _print_calibration(manifest)
 
 

@@ -159,7 +159,7 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     if migrate:
         upgrade_database(settings.database_url)
     database = create_db_engine(settings.database_url)
-    index_store = IndexStore(settings.index_dir, settings.entry_head)
+    index_store = IndexStore(settings.index_dir, settings.entry_head, index_type=settings.index_type)
     repository = KnowledgeBaseRepository(database)
     embedders = EmbedderPool(settings)
     manifest = index_store.read_manifest()

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="A classifier head over the entries, blended into the retrieval score: 'auto' "
                     "fits one for KBs of 20 to 2,000 entries that have alternate phrasings.",
     )
+    index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        default="auto",
+        description="FAISS index kind: `auto` (exact `flat` search for small KBs, `hnsw` from "
+                    "10,000 phrasings), or one of `flat`, `hnsw`, `ivf` (knowledge_base.ann).",
+    )
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+
+    @field_validator("index_type", mode="before")
+    @classmethod
+    def _lower_index_type(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("home")
     @classmethod

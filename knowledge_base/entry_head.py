@@ -17,6 +17,7 @@ arrays (`head.npz`, no pickle); at query time it is one matrix product and a sof
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -107,7 +108,11 @@ def fit_entry_head(vectors: np.ndarray, entry_ids: Sequence[str], c: float = HEA
     scale = x.std(axis=0)
     scale[scale < 1e-6] = 1.0
     model = LogisticRegression(C=c, max_iter=2000)
-    model.fit((x - mean) / scale, y)
+    with warnings.catch_warnings():
+        # sklearn suspects a regression target when classes outnumber half the samples; for a KB
+        # with few phrasings per entry that is expected, not a mistake.
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        model.fit((x - mean) / scale, y)
     coef, intercept = model.coef_, model.intercept_
     if len(model.classes_) == 2:  # sklearn keeps one row for two classes: make it a softmax pair
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])

@@ -140,17 +140,7 @@ class Retriever:
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
         """The `k` best entries by cosine alone, for a query already embedded (a unit vector)."""
         snap = self.snapshot()
-        if snap.index.ntotal == 0:
+        if not snap.phrasings:
             return []
-        fetch = min(snap.index.ntotal, k * OVERFETCH)
-        scores, ids = snap.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), fetch)
-        best: dict[str, Hit] = {}
-        for score, vid in zip(scores[0], ids[0]):
-            if vid < 0:
-                continue
-            phrasing = snap.phrasings[int(vid)]
-            if phrasing.entry_id not in best:  # results come best first
-                best[phrasing.entry_id] = Hit(snap.entries[phrasing.entry_id], float(score), phrasing.text)
-                if len(best) == k:
-                    break
-        return list(best.values())
+        fetch = min(len(snap.phrasings), k * OVERFETCH)
+        return [Hit(*found) for found in snap.nearest_entries(vector, k, fetch)]

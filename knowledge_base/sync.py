@@ -16,6 +16,8 @@ def sync_index(repository: KnowledgeBaseRepository, store: IndexStore, embedder:
     A full rebuild happens when asked, when there is no snapshot yet, or when the embedding model
     changed; otherwise only the entries changed since the snapshot's version are re-embedded.
     A new snapshot's answer threshold is calibrated with `calibration` (knowledge_base.calibration).
+    A snapshot whose index is not the kind the store would build now (its `index_type` setting
+    changed) is rebuilt from its stored vectors, without re-embedding.
     """
     manifest = store.read_manifest()
     version = repository.current_version()  # read first: a change racing us is applied next time
@@ -23,6 +25,9 @@ def sync_index(repository: KnowledgeBaseRepository, store: IndexStore, embedder:
         return store.rebuild(repository.list_entries(), version, embedder, progress=progress,
                              calibration=calibration)
     if manifest.kb_version >= version:
+        if store.needs_reshape(manifest):
+            return store.update([], [], manifest.kb_version, embedder, progress=progress,
+                                calibration=calibration)
         return manifest
     changes = repository.changes_since(manifest.kb_version)
     return store.update(changes.upserted, changes.deleted_ids, changes.version, embedder,

@@ -19,8 +19,8 @@ broken,,no question here,An answer.
 """
 
 
-def run(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CHATBOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def run(*args: str, home: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CHATBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", **(env or {})}
     result = subprocess.run([CHATBOT, *args], capture_output=True, text=True, env=env, timeout=300)
     if check and result.returncode != 0:
         raise AssertionError(f"chatbot {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
@@ -95,8 +95,18 @@ def test_a_refused_file_fails_with_a_clear_message(home: Path, tmp_path: Path) -
 
 
 def test_index_rebuild_and_db_upgrade(home: Path) -> None:
-    assert "3 entries, 9 phrasings, model all-MiniLM-L6-v2 (384-d)" in run("index", "rebuild", home=home).stdout
+    assert "3 entries, 9 phrasings, model all-MiniLM-L6-v2 (384-d), flat index" in run("index", "rebuild", home=home).stdout
     assert "database at head" in run("db", "upgrade", home=home).stdout
+
+
+def test_the_index_type_setting_reaches_the_index(home: Path) -> None:
+    hnsw = run("index", "rebuild", home=home, env={"CHATBOT_INDEX_TYPE": "hnsw"}).stdout
+    assert "hnsw (M=16, efConstruction=40, efSearch=96) index" in hnsw
+    refused = run("index", "rebuild", home=home, check=False, env={"CHATBOT_INDEX_TYPE": "annoy"})
+    assert refused.returncode != 0
+    assert "index_type" in refused.stderr and "'auto', 'flat', 'hnsw' or 'ivf'" in refused.stderr
+    # Back to the default setting, a rebuild makes a flat index again.
+    assert "flat index" in run("index", "rebuild", home=home).stdout
 
 
 def test_an_unreachable_database_is_reported(tmp_path: Path) -> None:
