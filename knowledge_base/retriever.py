@@ -140,7 +140,5 @@ class Retriever:
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
         """The `k` best entries by cosine alone, for a query already embedded (a unit vector)."""
         snap = self.snapshot()
-        if not snap.phrasings:
-            return []
-        fetch = min(len(snap.phrasings), k * OVERFETCH)
-        return [Hit(*found) for found in snap.nearest_entries(vector, k, fetch)]
+        count = snap.manifest.phrasing_count
+        return snap.nearest_entries(vector, k, min(count, k * OVERFETCH)) if count else []
