@@ -220,7 +220,7 @@ def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], quantile: float = D
     """
     inputs = inputs or CalibrationInputs()
     if head is not None:
-        scores, correct = cross_validated_scores(vectors, entry_ids)
+        scores, correct = cross_validated_scores(vectors, entry_ids, init=head)
         floor = round(float(np.quantile(scores[correct], quantile)), 4) if correct.any() else None
     else:
         floor = calibrate_threshold(vectors, entry_ids, quantile)

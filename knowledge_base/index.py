@@ -383,7 +383,7 @@ class IndexStore:
                        if ordered else np.zeros((0, dimension), dtype=np.float32))
         vector_entries = [p.entry_id for p in ordered]
         quantile = TUNED_QUANTILE if tuned_from(model_name) else DEFAULT_QUANTILE
-        head = (fit_entry_head(vectors, vector_entries)
+        head = (fit_entry_head(vectors, vector_entries, init=self._previous_head(model_name, dimension))
                 if head_wanted(self.entry_head, len(entries), len(ordered)) else None)
         calibrated = calibrate(vectors, vector_entries, quantile, calibration, encode=encode, head=head)
         lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
@@ -421,6 +421,18 @@ class IndexStore:
         self._switch_to(name)
         self._prune(keep=name)
         return manifest
+
+    def _previous_head(self, model_name: str, dimension: int) -> EntryHead | None:
+        """The head in service, when it was fitted on vectors of the same model: the next fit
+        starts from it (an import that changed a few entries then refits in seconds)."""
+        manifest = self.read_manifest()
+        if manifest is None or not manifest.entry_head or manifest.embedding_model != model_name \
+                or manifest.dimension != dimension:
+            return None
+        try:
+            return EntryHead.load(self.snapshots_dir / manifest.snapshot)
+        except (OSError, ValueError, KeyError):  # a damaged head only costs a fit from zero
+            return None
 
     def _switch_to(self, name: str) -> None:
         pointer = self.index_dir / f".CURRENT.{os.getpid()}"

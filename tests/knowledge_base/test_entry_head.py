@@ -111,3 +111,33 @@ def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_pa
     assert off_topic.score < with_head.answer_threshold
     with pytest.raises(ValueError, match="entry_head must be"):
         IndexStore(tmp_path / "bad", entry_head="maybe")
+
+
+def test_a_head_carried_to_new_standardisation_gives_the_same_logits(demo_vectors) -> None:
+    from knowledge_base.entry_head import _transfer
+
+    vectors, ids, _ = demo_vectors
+    head = fit_entry_head(vectors, ids)
+    # Another KB's statistics (half the phrasings) and one entry the old head never saw.
+    half = vectors[::2]
+    mean, scale = half.mean(axis=0), half.std(axis=0) + 0.01
+    classes = (*head.classes[:5], "brand-new-entry")
+    coef, intercept = _transfer(head, classes, mean, scale)
+    probe = vectors[:7]
+    old = ((probe - head.mean) / head.scale) @ head.coef[:5].T + head.intercept[:5]
+    new = ((probe - mean) / scale) @ coef.T + intercept
+    np.testing.assert_allclose(new[:, :5], old, rtol=1e-3, atol=1e-3)
+    assert not coef[5].any() and intercept[5] == 0.0
+
+
+def test_a_warm_started_fit_lands_where_a_cold_one_does(demo_vectors) -> None:
+    vectors, ids, _ = demo_vectors
+    cold = fit_entry_head(vectors, ids)
+    # The previous snapshot lacked one entry and had slightly different vectors.
+    keep = np.array([entry_id != ids[0] for entry_id in ids])
+    previous = fit_entry_head(vectors[keep] * 0.98, [e for e, k in zip(ids, keep) if k])
+    warm = fit_entry_head(vectors, ids, init=previous)
+    assert warm.classes == cold.classes
+    agree = (warm.probabilities(vectors).argmax(1) == cold.probabilities(vectors).argmax(1)).mean()
+    assert agree > 0.98
+    np.testing.assert_allclose(warm.probabilities(vectors), cold.probabilities(vectors), atol=0.05)
