@@ -267,12 +267,17 @@ def finetune(
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 2e-4 LoRA, 2e-5 --full)."),
     lora_rank: int = typer.Option(16, "--lora-rank", min=1, help="Rank of the LoRA matrices."),
     full: bool = typer.Option(False, "--full", help="Train every weight instead of a LoRA adapter (tiny models)."),
-    holdout: float = typer.Option(0.2, help="Share of the phrasings held out for the before/after metrics."),
+    holdout: Optional[float] = typer.Option(None, help="Share of the phrasings held out for the before/after "
+                                                       "metrics (default 0.2; 0 with --eval-set)."),
     seed: int = typer.Option(0, help="Seed of the split, the batches and the initial adapter."),
     max_examples: Optional[int] = typer.Option(None, "--max-examples", min=1,
                                                help="Use at most this many phrasings (train + held out)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps (default: the setting)."),
+    eval_set: Optional[list[Path]] = typer.Option(None, "--eval-set", help="A test set (JSONL: {\"query\", "
+                                                  "\"expected_id\"}) measured before and after; repeatable."),
+    eval_limit: Optional[int] = typer.Option(None, "--eval-limit", min=1, help="Only the first N lines of each "
+                                             "--eval-set file."),
     as_json: bool = typer.Option(False, "--json", help="Print the new version's card as JSON."),
 ) -> None:
     """Fine-tune the generative model on the KB's phrasings → answers into a new model version."""
@@ -284,7 +289,8 @@ def finetune(
         raise typer.Exit(2)
     train = TrainOptions(steps=steps, epochs=1.0 if epochs is None else epochs, learning_rate=lr,
                          lora_rank=lora_rank, full=full, batch_size=batch_size, seed=seed)
-    options = FinetuneOptions(base=base, train=train, holdout=holdout, max_examples=max_examples, device=device)
+    options = FinetuneOptions(base=base, train=train, holdout=holdout, max_examples=max_examples, device=device,
+                              eval_sets=tuple(eval_set or ()), eval_limit=eval_limit)
     try:
         card = run_finetune(_services(), options, progress=not as_json)
     except FinetuneError as exc:
@@ -298,6 +304,10 @@ def finetune(
                f"{card.data['heldout']} held-out examples, {card.settings['steps']} steps, {card.seconds:.0f} s")
     for key in ("exact_answer", "grounded_rate", "mean_answer_chars", "loss"):
         typer.echo(f"  held out {key:>17}: {before[key]} -> {after[key]}")
+    for language, by_language in before.get("by_language", {}).items():
+        tuned = after["by_language"][language]
+        typer.echo(f"  {language} ({by_language['n']}): " + ", ".join(
+            f"{key} {by_language[key]} -> {tuned[key]}" for key in ("exact_answer", "grounded_rate")))
     typer.echo(f"serve it with: chatbot model promote {card.id}")
 
 

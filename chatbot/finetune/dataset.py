@@ -9,7 +9,9 @@ context, numbering and rules that serving shows. The target is the entry's answe
 A share of the alternates is held out (seeded): their answers are learnt from the entries' other
 phrasings, but those questions are never trained on, so the held-out metrics measure
 generalisation to new wordings, not recall. Every language of the KB is covered, since every
-entry's phrasings are.
+entry's phrasings are. Logged turns that staff approved or corrected are added to the training
+side (`approved_turn_examples`); an evaluation set of real paraphrases can replace or join the
+held-out phrasings (`chatbot.finetune.evalset`).
 
     >>> split = split_phrasings(entries, holdout=0.2, seed=0)
     >>> train, skipped = build_examples(services.engine, split.train)
@@ -20,19 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import unicodedata
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from tqdm.auto import tqdm
 
+from chatbot.grounding import strip_citations
 from chatbot.messages import GenerationRequest
 from chatbot.prompts import build_messages
+from chatbot.turn_labels import APPROVED, REVIEWS
 from knowledge_base.entries import Entry
 
 if TYPE_CHECKING:
     from chatbot.conversation_store import ConversationStore
-    from chatbot.engine import ChatEngine
+    from chatbot.engine import ChatEngine, Decision
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ class Example:
     phrasing: str
     request: GenerationRequest
     target: str  # what the model should write: the answer on one line, then "[n]"
-    source: str = "kb"  # "kb": an entry's phrasing; "turn": a logged turn staff approved
+    source: str = "kb"  # "kb": an entry's phrasing; "turn": a logged turn staff approved or
+    # corrected; "eval": a line of an evaluation set (measured, never trained on)
 
     @property
     def language(self) -> str:
@@ -106,48 +113,89 @@ def _key(pair: tuple[Entry, str]) -> tuple[str, str]:
     return pair[0].id, pair[1]
 
 
+def serving_request(engine: "ChatEngine", decision: "Decision") -> GenerationRequest:
+    """The request the engine builds for `decision` in a fresh conversation (so no history)."""
+    settings = engine.settings
+    return GenerationRequest(decision.checked.text, decision.language, decision.hits, [],
+                             settings.max_new_tokens, settings.context_window)
+
+
+def prompt_example(engine: "ChatEngine", entry_id: str, text: str, answer: str,
+                   source: str = "kb") -> tuple[Example | None, str]:
+    """`text` prompted through `engine.decide` as at serving time, with `answer` as the target
+    citing `entry_id`'s number among the hits: (the example, "") or (None, why it was skipped).
+
+    A text the guard refuses or the engine abstains on never reaches the generator when served,
+    and one whose entry is not among the hits would teach the model to answer from nothing.
+    """
+    decision = engine.decide(text)
+    if not decision.checked.ok:
+        return None, "refused by the guard"
+    if decision.abstained:
+        return None, "below the answer threshold"
+    numbers = [n for n, hit in enumerate(decision.hits, start=1) if hit.entry.id == entry_id]
+    if not numbers:
+        return None, "entry not retrieved"
+    request = serving_request(engine, decision)
+    return Example(entry_id, text, request, target_answer(answer, numbers[0]), source), ""
+
+
 def build_examples(engine: "ChatEngine", pairs: Sequence[tuple[Entry, str]],
                    progress: bool = False) -> tuple[list[Example], Counter]:
-    """One example per (entry, phrasing), prompted through `engine.decide` as at serving time.
-
-    Returns the examples and a count of the pairs skipped, by reason: a phrasing the guard
-    refuses or the engine abstains on never reaches the generator when served, and one whose
-    entry is not among the hits would teach the model to answer from nothing.
-    """
+    """One example per (entry, phrasing), prompted through `engine.decide` as at serving time
+    (`prompt_example`). Returns the examples and a count of the pairs skipped, by reason."""
     examples: list[Example] = []
     skipped: Counter = Counter()
     for entry, phrasing in tqdm(pairs, desc="building prompts", unit="phrasing", disable=not progress):
-        decision = engine.decide(phrasing)
-        if not decision.checked.ok:
-            skipped["refused by the guard"] += 1
-            continue
-        if decision.abstained:
-            skipped["below the answer threshold"] += 1
-            continue
-        numbers = [n for n, hit in enumerate(decision.hits, start=1) if hit.entry.id == entry.id]
-        if not numbers:
-            skipped["entry not retrieved"] += 1
-            continue
-        # The same request the engine builds: a fresh conversation, so no history.
-        request = GenerationRequest(decision.checked.text, decision.language, decision.hits, [],
-                                    engine.settings.max_new_tokens)
-        examples.append(Example(entry.id, phrasing, request, target_answer(entry.answer, numbers[0])))
+        example, why = prompt_example(engine, entry.id, phrasing, entry.answer)
+        if example is None:
+            skipped[why] += 1
+        else:
+            examples.append(example)
     return examples, skipped
 
 
-def approved_turn_examples(store: "ConversationStore", engine: "ChatEngine",
-                           progress: bool = False) -> list[Example]:
-    """Training examples from logged turns that staff approved or corrected. Returns [] for now.
+def phrasing_key(text: str) -> str:
+    """`text` case-folded with its blanks collapsed: two phrasings with one key are one question."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
-    To be wired once the conversation store has turn labels (being added in parallel): it will
-    read every logged turn labelled "approved" (target: the logged answer) or "corrected"
-    (target: the staff's corrected answer) from `store`, re-prompt the turn's customer message
-    through `engine.decide` like a KB phrasing (so the context is what serving builds today, at
-    the current KB version), and return one `Example(source="turn")` per turn, with its
-    `entry_id` the first cited entry. These examples are trained on, never held out: the
-    held-out metrics stay comparable across versions.
+
+def approved_turn_examples(store: "ConversationStore", engine: "ChatEngine", exclude: Collection[str] = (),
+                           progress: bool = False) -> tuple[list[Example], Counter]:
+    """Training examples from logged turns that staff approved or corrected, and the turns skipped.
+
+    "approved": the target is the answer the bot logged; "corrected": the staff's corrected text.
+    The turn's customer message (as logged, PII redacted) is prompted again through the engine
+    like a KB phrasing (`prompt_example`), so the context is what serving retrieves today, at the
+    current KB version; the target cites the labelled entry's number among those hits (the logged
+    answer's own [n] referred to the hits of that day, so they are dropped). Skipped, by reason:
+    turns labelled out of scope (the bot should not answer them: nothing to learn to write),
+    an approved abstention or refusal (its logged reply is a canned message, not an answer),
+    an empty target, a message whose key is in `exclude` (a held-out question must not be trained
+    on), and whatever `prompt_example` skips (the engine now abstains, the entry is not retrieved).
+    These examples are trained on, never held out: the held-out metrics stay comparable.
     """
-    return []
+    examples: list[Example] = []
+    skipped: Counter = Counter()
+    excluded = {phrasing_key(text) for text in exclude}
+    turns = store.labelled_turns(reviews=set(REVIEWS))
+    for turn in tqdm(turns, desc="building prompts", unit="turn", disable=not progress):
+        target = " ".join(strip_citations(turn.target_answer or "").split())
+        if turn.expected_id is None:
+            skipped["labelled out of scope"] += 1
+        elif turn.label.review == APPROVED and turn.decision != "answer":
+            skipped["approved a reply that was not an answer"] += 1
+        elif not target:
+            skipped["no answer to learn"] += 1
+        elif phrasing_key(turn.question) in excluded:
+            skipped["a held-out question"] += 1
+        else:
+            example, why = prompt_example(engine, turn.expected_id, turn.question, target, source="turn")
+            if example is None:
+                skipped[why] += 1
+            else:
+                examples.append(example)
+    return examples, skipped
 
 
 def data_hash(train: Sequence[Example], heldout: Sequence[Example]) -> str:

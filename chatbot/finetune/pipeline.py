@@ -3,7 +3,8 @@
     >>> card = run_finetune(services, FinetuneOptions(train=TrainOptions(steps=20)), progress=True)
     >>> card.metrics["before"]["exact_answer"], card.metrics["after"]["exact_answer"]
 
-Both metric sets come from the held-out phrasings, answered through the local generator exactly as
+Both metric sets come from the held-out part (a share of the KB's phrasings, or the queries of
+evaluation sets: `FinetuneOptions.eval_sets`), answered through the local generator exactly as
 serving answers (the version is loaded from the folder it was saved to, so a version whose card
 shows metrics is known to load and serve). The version is not promoted: `chatbot model promote`.
 
@@ -20,8 +21,10 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from chatbot.evaluation import TestSetError
 from chatbot.finetune.dataset import (
     Example,
     approved_turn_examples,
@@ -31,7 +34,8 @@ from chatbot.finetune.dataset import (
     language_counts,
     split_phrasings,
 )
-from chatbot.finetune.metrics import answer_metrics, generate_answers
+from chatbot.finetune.evalset import eval_set_examples, load_eval_cases
+from chatbot.finetune.metrics import answer_metrics, generate_answers, metrics_by_language
 from chatbot.finetune.training import (
     LORA_ALPHA_PER_RANK,
     LORA_DROPOUT,
@@ -42,6 +46,7 @@ from chatbot.finetune.training import (
     train_model,
     training_plan,
 )
+from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
 from chatbot.generators.local import LocalGenerator
 from chatbot.generators.promoted import version_generator
@@ -54,16 +59,33 @@ class FinetuneError(ValueError):
     """A run that cannot start or produced nothing to train on; the message says what to do."""
 
 
+DEFAULT_HOLDOUT = 0.2  # share of the KB's phrasings held out when no evaluation set is given
+
+
 @dataclass(frozen=True)
 class FinetuneOptions:
     """`base`: a generator setting naming the model to tune (None: the configured generator if it
-    is a local model, else the shipped SmolLM2). `device`: None follows the `device` setting."""
+    is a local model, else the shipped SmolLM2). `device`: None follows the `device` setting.
+
+    `eval_sets`: test-set files (`chatbot eval`'s format) whose queries are measured before and
+    after, `eval_limit` lines of each at most. `holdout`: the share of the KB's phrasings held
+    out and measured too; None: `DEFAULT_HOLDOUT` without evaluation sets, 0 with them (every
+    phrasing is trained on and the evaluation sets are the held-out part).
+    """
 
     base: str | None = None
     train: TrainOptions = field(default_factory=TrainOptions)
-    holdout: float = 0.2
+    holdout: float | None = None
     max_examples: int | None = None
     device: str | None = None
+    eval_sets: tuple[Path, ...] = ()
+    eval_limit: int | None = None
+
+    @property
+    def holdout_share(self) -> float:
+        if self.holdout is not None:
+            return self.holdout
+        return 0.0 if self.eval_sets else DEFAULT_HOLDOUT
 
 
 def base_generator(services: Services, options: FinetuneOptions) -> LocalGenerator:
@@ -72,9 +94,12 @@ def base_generator(services: Services, options: FinetuneOptions) -> LocalGenerat
     name = options.base or settings.generator
     if options.base is None and name.strip().lower() == "extractive":
         name = "local"  # the extractive generator has no model: tune the shipped one
+    # Batched as serving batches, so that the held-out answers are generated together.
+    batching = (BatchingOptions(settings.generation_batch_size, settings.generation_cache_tokens)
+                if settings.generation_batching else None)
     try:
         generator = create_generator(name, settings.models_dir, options.device or settings.device,
-                                     settings.max_new_tokens)
+                                     settings.max_new_tokens, batching=batching)
     except ValueError as error:
         raise FinetuneError(f"base model: {error}") from None
     if not isinstance(generator, LocalGenerator):
@@ -88,28 +113,42 @@ class FinetuneData:
     """The examples of a run and where they came from."""
 
     train: list[Example]
-    heldout: list[Example]
+    heldout: list[Example]  # held-out phrasings of the KB, then the evaluation sets' queries
     approved_turns: int
-    skipped: Counter
+    skipped: Counter  # KB phrasings, by reason
     kb_version: int
     embedding_model: str
+    turns_skipped: Counter = field(default_factory=Counter)
+    eval_examples: int = 0
+    eval_skipped: Counter = field(default_factory=Counter)
 
 
 def build_finetune_data(services: Services, options: FinetuneOptions, progress: bool = False) -> FinetuneData:
-    """Split the KB's phrasings, prompt them through the engine, add the approved turns."""
+    """Split the KB's phrasings, prompt them through the engine, add the approved turns and the
+    evaluation sets' queries."""
+    try:  # a bad evaluation file is reported before minutes of prompting
+        cases = load_eval_cases(options.eval_sets, options.eval_limit)
+    except (TestSetError, ValueError) as error:
+        raise FinetuneError(f"evaluation set: {error}") from None
     entries = services.knowledge_base.list_entries()
     if not entries:
         raise FinetuneError("the knowledge base has no entries: import some first "
                             "(`chatbot kb import FILE` or `chatbot kb demo`)")
-    split = split_phrasings(entries, options.holdout, options.train.seed, options.max_examples)
+    split = split_phrasings(entries, options.holdout_share, options.train.seed, options.max_examples)
     manifest = services.sync_index(progress=progress)  # prompts must show what serving retrieves
     train, skipped = build_examples(services.engine, split.train, progress)
     heldout, skipped_heldout = build_examples(services.engine, split.heldout, progress)
-    turns = approved_turn_examples(services.conversations, services.engine, progress)
+    evaluated, eval_skipped = eval_set_examples(services.engine, entries, cases,
+                                                [text for _, text in split.train], progress)
+    measured = [example.phrasing for example in heldout + evaluated]  # never trained on
+    turns, turns_skipped = approved_turn_examples(services.conversations, services.engine, measured, progress)
     if not train + turns:
         raise FinetuneError(f"nothing to train on: every phrasing was skipped ({dict(skipped)})")
-    return FinetuneData(train + turns, heldout, len(turns), skipped + skipped_heldout,
-                        manifest.kb_version, manifest.embedding_model)
+    if cases and not evaluated:
+        raise FinetuneError(f"no query of the evaluation set can be measured ({dict(eval_skipped)})")
+    return FinetuneData(train + turns, heldout + evaluated, len(turns), skipped + skipped_heldout,
+                        manifest.kb_version, manifest.embedding_model, turns_skipped, len(evaluated),
+                        eval_skipped)
 
 
 def run_finetune(services: Services, options: FinetuneOptions, progress: bool = False) -> ModelCard:
@@ -117,7 +156,7 @@ def run_finetune(services: Services, options: FinetuneOptions, progress: bool = 
     started, clock = utc_now(), time.perf_counter()
     try:
         options.train.validate()
-        check_split_options(options.holdout, options.max_examples)
+        check_split_options(options.holdout_share, options.max_examples)
         plan = training_plan(resolve_device(options.device or services.settings.device), options.train.full)
     except (ValueError, RuntimeError) as error:  # an option out of range, a device not here
         raise FinetuneError(str(error)) from None
@@ -150,14 +189,19 @@ def run_finetune(services: Services, options: FinetuneOptions, progress: bool = 
             settings=_settings_record(options, plan, services, result),
             data={
                 "train": len(data.train), "heldout": len(data.heldout), "approved_turns": data.approved_turns,
+                "approved_turns_skipped": dict(data.turns_skipped),
+                "eval_sets": [str(path) for path in options.eval_sets], "eval_limit": options.eval_limit,
+                "eval_examples": data.eval_examples, "eval_skipped": dict(data.eval_skipped),
                 "languages": language_counts(data.train, data.heldout), "skipped": dict(data.skipped),
                 "too_long": result.too_long, "kb_version": data.kb_version,
                 "embedding_model": data.embedding_model,
                 "last_train_loss": result.last_loss, "train_seconds": result.seconds,
             },
             metrics={
-                "before": {**answer_metrics(answers_before, data.heldout), "loss": result.loss_before},
-                "after": {**answer_metrics(answers_after, data.heldout), "loss": result.loss_after},
+                "before": {**answer_metrics(answers_before, data.heldout), "loss": result.loss_before,
+                           "by_language": metrics_by_language(answers_before, data.heldout)},
+                "after": {**answer_metrics(answers_after, data.heldout), "loss": result.loss_after,
+                          "by_language": metrics_by_language(answers_after, data.heldout)},
             },
             seconds=round(time.perf_counter() - clock, 1),
         )
@@ -177,6 +221,6 @@ def _settings_record(options: FinetuneOptions, plan: TrainingPlan, services: Ser
     return {
         "steps": result.steps, "epochs": None if train.steps else train.epochs, "learning_rate": train.lr,
         "batch_size": train.batch_size, "max_length": train.max_length, "seed": train.seed,
-        "holdout": options.holdout, "max_examples": options.max_examples, **lora, **asdict(plan),
+        "holdout": options.holdout_share, "max_examples": options.max_examples, **lora, **asdict(plan),
         "top_k": services.settings.top_k, "max_new_tokens": services.settings.max_new_tokens,
     }

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from chatbot.finetune.dataset import (
-    approved_turn_examples,
     build_examples,
     data_hash,
     language_counts,
@@ -109,10 +108,6 @@ def test_examples_are_prompted_as_the_engine_prompts_in_every_language(services:
     assert "\n" not in shipping.target  # the generator stops at a newline
     # Each example's language is the engine's detection ("delivery time" may read as Danish).
     assert set(language_counts(train, heldout)) >= {"en", "zh"}
-
-
-def test_approved_turns_are_not_wired_yet(services: Services) -> None:
-    assert approved_turn_examples(services.conversations, services.engine) == []
 
 
 def test_data_hash_covers_prompts_and_targets_not_order(services: Services) -> None:

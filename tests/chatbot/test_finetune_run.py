@@ -109,8 +109,9 @@ def test_a_run_makes_a_version_with_its_card(home: Path, card: ModelCard) -> Non
     assert card.settings["gradient_checkpointing"] is False and card.settings["autocast_dtype"] is None
     before, after = card.metrics["before"], card.metrics["after"]
     for metrics in (before, after):
-        assert set(metrics) == {"n", "exact_answer", "grounded_rate", "mean_answer_chars", "loss"}
+        assert set(metrics) == {"n", "exact_answer", "grounded_rate", "mean_answer_chars", "loss", "by_language"}
         assert metrics["n"] == 2 and 0 <= metrics["exact_answer"] <= 1 and 0 <= metrics["grounded_rate"] <= 1
+        assert sum(group["n"] for group in metrics["by_language"].values()) == 2
     assert before != after
     assert after["loss"] < before["loss"]  # the held-out answers became likelier
     assert after["exact_answer"] >= before["exact_answer"]
@@ -225,6 +226,10 @@ def test_finetune_refuses_bad_options(tmp_path: Path) -> None:
     assert extractive.returncode == 1 and "cannot fine-tune 'extractive'" in extractive.stderr
     lr = run("finetune", "--lr", "3", home=home, check=False)
     assert lr.returncode == 1 and "learning rate must be between 0 and 1" in lr.stderr
+    missing = run("finetune", "--eval-set", str(home / "missing.jsonl"), home=home, check=False)
+    assert missing.returncode == 1 and "error: evaluation set:" in missing.stderr and "missing.jsonl" in missing.stderr
+    limit = run("finetune", "--eval-limit", "0", home=home, check=False)
+    assert limit.returncode == 2 and "--eval-limit" in limit.stderr
 
 
 def test_unknown_versions_are_clear_errors(tmp_path: Path) -> None:
