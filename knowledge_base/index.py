@@ -120,7 +120,9 @@ class Snapshot:
         # and by vector id give the winners' entries and texts in one access each. The array's
         # last cell stays -1 so that FAISS's -1 ("no more results") maps to "no entry".
         self._entry_rows = [self.entries[entry_id] for entry_id in self.vector_ids]
-        size = max(self.phrasings, default=-1) + 2
+        # Deleted phrasings still in a graph keep their ids (never returned: the filter skips
+        # them), so the array covers them too and maps them to no entry.
+        size = max(max(self.phrasings, default=-1), int(self.tombstones.max(initial=-1))) + 2
         self._entry_row_of_vector = np.full(size, -1, dtype=np.int32)
         for row, ids in enumerate(self.vector_ids.values()):
             self._entry_row_of_vector[ids] = row
