@@ -48,7 +48,8 @@ class ModelCard:
     `base` is the generator's model as the `generator` setting resolves it ("smollm2", a folder,
     a hub id): a version serves only where that same base is configured. `metrics` holds
     "before" (the base model) and "after" (this version), each with `n`, `exact_answer`,
-    `grounded_rate`, `mean_answer_chars` and `loss` (mean cross-entropy of the answer tokens).
+    `grounded_rate`, `mean_answer_chars`, `loss` (mean cross-entropy of the answer tokens) and
+    `by_language` (the first four per reply language).
     """
 
     id: str

@@ -38,6 +38,7 @@ from chatbot.prompts import Messages
 from knowledge_base.devices import DeviceChoice, resolve_device
 
 log = logging.getLogger(__name__)
+REPLACEMENT_CHARACTER = "\ufffd"  # what decoding makes of an incomplete UTF-8 sequence
 
 
 @dataclass(frozen=True)
@@ -373,4 +374,21 @@ def _collector_class() -> type:
 
 def _first_line_pieces(pieces: Iterator[str]) -> Iterator[str]:
     """Re-chunk streamed text so that the pieces join to `first_line` of the whole text."""
-    return stripped_pieces(pieces, first_line=True)
+    return stripped_pieces(_without_cut_character(pieces), first_line=True)
+
+
+def _without_cut_character(pieces: Iterator[str]) -> Iterator[str]:
+    """`pieces` without the U+FFFD that ends them when the token cap fell inside a character.
+
+    Byte-level tokenizers spend several tokens on one Chinese character (SmolLM2 about two), so
+    the cap can stop generation halfway through one; the streamer then flushes those bytes as
+    "\ufffd" at the end. A trailing run of it is held back and given out only if more text
+    follows (a model may write U+FFFD itself), so the customer never sees the cut.
+    """
+    held = ""
+    for piece in pieces:
+        piece = held + piece
+        kept = piece.rstrip(REPLACEMENT_CHARACTER)
+        held = piece[len(kept):]
+        if kept:
+            yield kept

@@ -19,6 +19,7 @@ from chatbot.generators.factory import create_generator
 from chatbot.generators.local import (
     SHIPPED_MODELS,
     LocalGenerator,
+    _decoded_pieces,
     _first_line_pieces,
     convert_gguf,
     first_line,
@@ -159,6 +160,33 @@ def test_streamed_pieces_join_to_the_first_line(chunks: list[str]) -> None:
     pieces = list(_first_line_pieces(iter(chunks)))
     assert "".join(pieces) == first_line("".join(chunks))
     assert all(pieces)
+
+
+@pytest.mark.slow
+def test_a_token_cap_inside_a_chinese_character_leaves_no_replacement_character(generator: LocalGenerator) -> None:
+    tokenizer = generator._tokenizer
+    text = "没问题，三十天内可退货。"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    # SmolLM2's byte-level tokens split Chinese characters: find a cap that falls inside one.
+    cuts = [n for n in range(1, len(ids)) if tokenizer.decode(ids[:n]).endswith("\ufffd")]
+    assert cuts, "the tokenizer no longer splits these characters: pick another text"
+    for cut in cuts:
+        streamed = "".join(_first_line_pieces(_decoded_pieces(tokenizer, ([i] for i in ids[:cut]))))
+        # Exactly the complete characters: the cut one dropped, nothing else lost.
+        assert streamed == tokenizer.decode(ids[:cut]).rstrip("\ufffd")
+        assert "\ufffd" not in streamed and text.startswith(streamed)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        (["三十天", "内\ufffd"], "三十天内"),                 # the cap fell inside the next character
+        (["a\ufffd", "\ufffd", "b"], "a\ufffd\ufffdb"),     # held back, then given out: more followed
+        (["\ufffd"], ""),
+    ],
+)
+def test_stream_drops_a_cut_character_only_at_the_end(chunks: list[str], expected: str) -> None:
+    assert "".join(_first_line_pieces(iter(chunks))) == expected
 
 
 def test_first_line() -> None:
