@@ -74,10 +74,11 @@ class Scored:
     """Per-entry scores of the test queries under one embedding: max cosine and the head's probs."""
 
     def __init__(self, phrasing_vectors: np.ndarray, query_vectors: np.ndarray, ids: list[str]) -> None:
-        from knowledge_base.tuning import entry_max_cosine, fit_entry_classifier
+        from knowledge_base.entry_head import entry_max_cosine, fit_entry_head
 
         self.ids, self.phrasing_vectors, self.query_vectors = ids, phrasing_vectors, query_vectors
-        self.probs, self.classes = fit_entry_classifier(phrasing_vectors, ids).predict_proba(query_vectors)
+        head = fit_entry_head(phrasing_vectors, ids)
+        self.probs, self.classes = head.probabilities(query_vectors), np.array(head.classes)
         self.cosine = entry_max_cosine(query_vectors, phrasing_vectors, ids, self.classes)
 
     @classmethod
@@ -134,7 +135,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from knowledge_base.embedder import resolve_model_path
-    from knowledge_base.tuning import combine_scores
+    from knowledge_base.entry_head import blend
+
+    def combine_scores(cosine: np.ndarray, probs: np.ndarray, alpha: float) -> np.ndarray:
+        return blend(cosine, probs, weight=1.0 - alpha)  # alpha: the cosine's share
 
     bases = {"all-MiniLM-L6-v2": resolve_model_path("all-MiniLM-L6-v2")}
     if args.e5:

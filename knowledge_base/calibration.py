@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from knowledge_base.entry_head import EntryHead, blend, cross_validated_scores
+from knowledge_base.entry_head import EntryHead, blend, cross_validated_scores, entry_max_cosine
 
 DEFAULT_QUANTILE = 0.05
 # A model tuned on these very phrasings scores them higher than it will score new questions, so
@@ -140,16 +140,10 @@ def leave_one_out_pairs(vectors: np.ndarray, entry_ids: Sequence[str],
 def _top1_blended(queries: np.ndarray, vectors: np.ndarray, entry_ids: Sequence[str],
                   head: EntryHead) -> tuple[np.ndarray, np.ndarray]:
     """Best blended score (cosine and head probability) and its entry id for each query."""
-    column = {entry_id: j for j, entry_id in enumerate(head.classes)}
     best_scores, best_ids = [np.zeros(0, dtype=np.float32)], [np.zeros(0, dtype=object)]
     for start in range(0, len(queries), _BLOCK):
         block = queries[start:start + _BLOCK]
-        sims = block @ vectors.T
-        cos = np.full((len(block), len(head.classes)), -1.0, dtype=np.float32)
-        for row, entry_id in enumerate(entry_ids):
-            j = column[entry_id]
-            np.maximum(cos[:, j], sims[:, row], out=cos[:, j])
-        mixed = blend(cos, head.probabilities(block))
+        mixed = blend(entry_max_cosine(block, vectors, entry_ids, head.classes), head.probabilities(block))
         best = mixed.argmax(axis=1)
         best_scores.append(mixed[np.arange(len(block)), best])
         best_ids.append(np.asarray(head.classes, dtype=object)[best])

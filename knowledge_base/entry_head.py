@@ -167,6 +167,24 @@ def _fit_softmax(features: np.ndarray, targets: np.ndarray, classes: int, c: flo
     return weight.detach().numpy().astype(np.float32), bias.detach().numpy().astype(np.float32)
 
 
+def entry_max_cosine(query_vectors: np.ndarray, phrasing_vectors: np.ndarray,
+                     phrasing_entry_ids: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """(queries, len(classes)): each query's best cosine to each entry's phrasings, the score the
+    retriever gives an entry (-1 for an entry without phrasings here)."""
+    sims = np.asarray(query_vectors, dtype=np.float32) @ np.asarray(phrasing_vectors, dtype=np.float32).T
+    column = {entry_id: j for j, entry_id in enumerate(classes)}
+    columns = np.fromiter((column[e] for e in phrasing_entry_ids), dtype=np.int64, count=len(phrasing_entry_ids))
+    out = np.full((sims.shape[0], len(classes)), -1.0, dtype=np.float32)
+    if not len(columns):
+        return out
+    # Phrasings grouped by entry, then one reduceat per group: no Python loop over phrasings.
+    order = np.argsort(columns, kind="stable")
+    grouped = columns[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    out[:, grouped[starts]] = np.maximum.reduceat(sims[:, order], starts, axis=1)
+    return out
+
+
 def blend(cosine: np.ndarray | float, probability: np.ndarray | float,
           weight: float = HEAD_WEIGHT) -> np.ndarray | float:
     """The decision score: what ranking and the answer/abstain threshold read when a head exists."""
@@ -209,14 +227,8 @@ def cross_validated_scores(vectors: np.ndarray, entry_ids: Sequence[str], *,
         if not len(test) or len(set(ids[train].tolist())) < 2:
             continue
         head = fit_entry_head(x[train], ids[train], c, init=init)
-        probs = head.probabilities(x[test])
-        column = {e: j for j, e in enumerate(head.classes)}
-        cos = np.full((len(test), len(head.classes)), -1.0, dtype=np.float32)
-        sims = x[test] @ x[train].T
-        for j_train, entry_id in enumerate(ids[train]):
-            col = column[entry_id]
-            np.maximum(cos[:, col], sims[:, j_train], out=cos[:, col])
-        mixed = blend(cos, probs, weight)
+        cos = entry_max_cosine(x[test], x[train], ids[train], head.classes)
+        mixed = blend(cos, head.probabilities(x[test]), weight)
         best = mixed.argmax(axis=1)
         scores.append(mixed[np.arange(len(test)), best])
         correct.append(np.array(head.classes)[best] == ids[test])

@@ -9,8 +9,7 @@ plain sentence-transformers folder, so the `Embedder` loads it like any other.
     >>> Embedder(str(report.out_dir)).encode(["where is my card?"]).shape
     (1, 384)
 
-Optionally, a light classifier head over the (tuned) embeddings scores entries too;
-`combine_scores` mixes it with the max cosine for ranking (see bench/bench_tuning.py for numbers).
+The classifier head over the (tuned) embeddings lives in `knowledge_base.entry_head`.
 torch, sentence-transformers and datasets load only when a function needs them.
 """
 
@@ -28,7 +27,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from knowledge_base.devices import resolve_device
 from knowledge_base.entries import Entry
@@ -220,49 +218,3 @@ def _replace_folder(new: Path, target: Path) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# -- optional classifier head -------------------------------------------------------------------
-@dataclass
-class EntryClassifier:
-    """Logistic regression from an embedding to its entry (trained on the phrasing vectors)."""
-
-    model: Any  # sklearn pipeline: StandardScaler, LogisticRegression
-    classes: np.ndarray  # entry ids, the columns of predict_proba
-
-    def predict_proba(self, query_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities of shape (n, entries), the entry id of each column)."""
-        return self.model.predict_proba(np.asarray(query_vectors, dtype=np.float32)), self.classes
-
-
-def fit_entry_classifier(vectors: np.ndarray, entry_ids: Sequence[str], *,
-                         c: float = 0.3) -> EntryClassifier:
-    """Fit the head on the phrasing vectors. Features are standardised first, so one `c` (inverse
-    regularisation) suits every model whatever its cosine scale (e5's vectors sit close together)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
-    model.fit(np.asarray(vectors, dtype=np.float32), np.asarray(entry_ids))
-    return EntryClassifier(model, model.classes_)
-
-
-def entry_max_cosine(query_vectors: np.ndarray, phrasing_vectors: np.ndarray,
-                     phrasing_entry_ids: Sequence[str], classes: Sequence[str]) -> np.ndarray:
-    """(n, len(classes)): each query's best cosine to each entry's phrasings (the retriever's score)."""
-    sims = np.asarray(query_vectors) @ np.asarray(phrasing_vectors).T
-    column = {entry_id: i for i, entry_id in enumerate(classes)}
-    out = np.full((sims.shape[0], len(classes)), -1.0, dtype=np.float32)
-    for row, entry_id in enumerate(phrasing_entry_ids):
-        j = column[entry_id]
-        np.maximum(out[:, j], sims[:, row], out=out[:, j])
-    return out
-
-
-def combine_scores(cosine: np.ndarray, probs: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Ranking score per entry: alpha × max cosine + (1 − alpha) × classifier probability.
-
-    Rank with this; decide answer/abstain on the cosine alone (its threshold is calibrated).
-    """
-    return alpha * cosine + (1.0 - alpha) * probs

@@ -141,3 +141,12 @@ def test_a_warm_started_fit_lands_where_a_cold_one_does(demo_vectors) -> None:
     agree = (warm.probabilities(vectors).argmax(1) == cold.probabilities(vectors).argmax(1)).mean()
     assert agree > 0.98
     np.testing.assert_allclose(warm.probabilities(vectors), cold.probabilities(vectors), atol=0.05)
+
+
+def test_entry_max_cosine_is_each_entrys_best_phrasing() -> None:
+    from knowledge_base.entry_head import entry_max_cosine
+
+    phrasings = np.array([[1, 0], [0, 1], [0.6, 0.8], [-1, 0]], dtype=np.float32)
+    queries = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    scores = entry_max_cosine(queries, phrasings, ["b", "a", "b", "c"], ["a", "b", "c", "unseen"])
+    np.testing.assert_allclose(scores, [[0.0, 1.0, -1.0, -1.0], [1.0, 0.8, 0.0, -1.0]])

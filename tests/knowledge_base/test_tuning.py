@@ -161,17 +161,18 @@ def test_same_entries_in_another_order_give_the_same_hash_and_model(tuned, tmp_p
 @pytest.mark.slow
 def test_classifier_head_predicts_the_entry_of_a_training_phrasing(tuned) -> None:
     from knowledge_base.embedder import Embedder
-    from knowledge_base.tuning import combine_scores, entry_max_cosine, fit_entry_classifier
+    from knowledge_base.entry_head import blend, entry_max_cosine, fit_entry_head
 
     _, report = tuned
     embedder = Embedder(str(report.out_dir), device="cpu")
     entries = _entries()
     ids = [e.id for e in entries for _ in e.phrasings]
     vectors = embedder.encode([t for e in entries for t in e.phrasings])
-    head = fit_entry_classifier(vectors, ids)
-    probs, classes = head.predict_proba(embedder.encode(["I forgot my password", "Can I pay with PayPal?"]))
+    head = fit_entry_head(vectors, ids)
+    classes = np.array(head.classes)
+    probs = head.probabilities(embedder.encode(["I forgot my password", "Can I pay with PayPal?"]))
     assert probs.shape == (2, 8) and list(classes[probs.argmax(axis=1)]) == ["password", "payment"]
     queries = embedder.encode(list(HELD_OUT.values()))
-    cosine = entry_max_cosine(queries, vectors, ids, classes)
-    combined = combine_scores(cosine, head.predict_proba(queries)[0])
+    cosine = entry_max_cosine(queries, vectors, ids, head.classes)
+    combined = blend(cosine, head.probabilities(queries))
     assert (classes[combined.argmax(axis=1)] == np.array(list(HELD_OUT))).mean() >= 0.75
