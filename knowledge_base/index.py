@@ -39,8 +39,8 @@ from knowledge_base.ann import IndexSpec
 from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs, calibrate
 from knowledge_base.entries import Entry
 from knowledge_base.entry_head import HEAD_WEIGHT, EntryHead, fit_entry_head, head_wanted
-from knowledge_base.hits import Hit
 from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
+from knowledge_base.hits import Hit
 from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
 from knowledge_base.lexical import LexicalIndex, entry_documents
 from knowledge_base.tuning import tuned_from
