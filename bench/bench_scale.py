@@ -200,6 +200,7 @@ def main() -> None:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     started, load_before = time.perf_counter(), os.getloadavg()
+    openmp_threads = faiss.omp_get_max_threads()  # before any search sets a thread's own count
     embedder = Embedder("all-MiniLM-L6-v2", device="cpu")
     embedder.warm_up()
     data, embed_s = load_banking77(DATA, embedder.encode, args.cache)
@@ -212,7 +213,7 @@ def main() -> None:
     load_after = os.getloadavg()
 
     print(f"\nindex scale, one run: {os.cpu_count()} CPUs, faiss {faiss.__version__} with "
-          f"{faiss.omp_get_max_threads()} OpenMP threads (1 for single queries), torch threads "
+          f"{openmp_threads} OpenMP threads (1 for single queries), torch threads "
           f"{torch.get_num_threads()}; load average (1, 5, 15 min) "
           f"{' '.join(f'{x:.1f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.1f}' for x in load_after)} after; "

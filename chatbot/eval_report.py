@@ -1,9 +1,10 @@
-"""`chatbot eval`'s human-readable output: a summary, the worst entries, the confused pairs, and
-an optional self-contained HTML report with charts.
+"""`chatbot eval`'s human-readable output: a summary, the worst entries, the confused pairs, the
+decision at other thresholds, and an optional self-contained HTML report with charts.
 
-No plotting library is installed with the product, and the two charts are simple, so the HTML
-draws them itself: per-entry F1 as CSS bars, and the top-score histogram as inline SVG (stacked
-by outcome, the answer threshold as a line). The file needs no script and no network.
+No plotting library is installed with the product, and the charts are simple, so the HTML draws
+them itself: per-entry F1 as CSS bars, the top-score histogram as inline SVG (stacked by outcome,
+the answer threshold as a line), and the decision's rates against the threshold as SVG lines. The
+file needs no script and no network.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot.evaluation import ABSTAIN, CaseResult
+from chatbot.tradeoff import tradeoff_curve
 
 WORST_ENTRIES = 10
 OUTCOMES = {  # outcome of a case by its top entry, whatever the decision -> chart colour
@@ -54,11 +56,26 @@ def format_text(metrics: dict) -> str:
                 [[e["id"], f"{e['f1']:.3f}", f"{e['precision']:.3f}", f"{e['recall']:.3f}", e["support"],
                   e["predicted"]] for e in worst_entries(m)]),
     ]
+    if m.get("threshold_tradeoff"):
+        lines += ["", "at other thresholds (fitted on this test set, to show the trade-off)",
+                  *tradeoff_table(m["threshold_tradeoff"])]
     if m["confused_pairs"]:
         lines += ["", "wrong answers, most frequent (expected -> answered with)",
                   *_table(["expected", "predicted", "count"],
                           [[p["expected"], p["predicted"], p["count"]] for p in m["confused_pairs"]])]
     return "\n".join(lines)
+
+
+def tradeoff_table(rows: list[dict]) -> list[str]:
+    """`threshold_tradeoff` rows as a text table, the threshold in service marked."""
+    def purpose(row: dict) -> str:
+        rates = "<= " + ", ".join(f"{t:.0%}" for t in row["targets"]) if row["targets"] else ""
+        return ", ".join(part for part in ("in service" if row["in_service"] else "", rates) if part)
+
+    return _table(["threshold", "for wrong rate", "answered", "wrong of answered", "in scope right",
+                   "out of scope abstained"],
+                  [[f"{r['threshold']:.4f}", purpose(r), f"{r['answer_rate']:.1%}", f"{r['wrong_answer_rate']:.1%}",
+                    f"{r['answered_correctly']:.1%}", f"{r['out_of_scope_abstained']:.1%}"] for r in rows])
 
 
 def outcome(result: CaseResult) -> str:
@@ -100,6 +117,50 @@ def score_histogram_svg(results: list[CaseResult], threshold: float, bins: int =
     return "".join(parts)
 
 
+CURVES = {  # Operating field -> (label, colour)
+    "answered_correctly": ("in-scope answered correctly", "#2e7d32"),
+    "wrong_answer_rate": ("wrong, of the answered", "#c62828"),
+    "out_of_scope_abstained": ("out of scope abstained", "#f9a825"),
+    "answer_rate": ("answered, of all", "#1565c0"),
+}
+
+
+def tradeoff_svg(results: list[CaseResult], threshold: float) -> str:
+    """The decision's rates as the threshold moves over the range of top scores (one line each),
+    with the threshold in service as a dashed line."""
+    curve = tradeoff_curve(results)
+    if not curve:
+        return "<p>No question got an entry, so there is no trade-off to draw.</p>"
+    has_out_of_scope = any(r.case.expected_id is None for r in results)
+    has_in_scope = any(r.case.expected_id is not None for r in results)
+    width, height, pad = 640, 240, 36
+    low, high = curve[0].threshold, max(curve[-1].threshold, curve[0].threshold + 1e-9)
+    x = lambda t: pad + (min(max(t, low), high) - low) / (high - low) * (width - 2 * pad)  # noqa: E731
+    y = lambda v: height - v * (height - 20)  # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" role="img">',
+             f'<line x1="{pad}" y1="{y(0):.1f}" x2="{width - pad}" y2="{y(0):.1f}" stroke="#999"/>',
+             f'<line x1="{pad}" y1="{y(1):.1f}" x2="{width - pad}" y2="{y(1):.1f}" stroke="#eee"/>',
+             f'<text x="{pad - 4}" y="{y(1) + 4:.1f}" font-size="11" text-anchor="end">100%</text>',
+             f'<text x="{pad - 4}" y="{y(0) + 4:.1f}" font-size="11" text-anchor="end">0%</text>']
+    for field, (label, colour) in CURVES.items():
+        if (field == "out_of_scope_abstained" and not has_out_of_scope) or \
+                (field == "answered_correctly" and not has_in_scope):
+            continue
+        points = " ".join(f"{x(p.threshold):.1f},{y(getattr(p, field)):.1f}" for p in curve)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
+                     f'<title>{html.escape(label)}</title></polyline>')
+    tx = x(threshold)
+    parts += [
+        f'<line x1="{tx:.1f}" y1="10" x2="{tx:.1f}" y2="{height}" stroke="#000" stroke-dasharray="4 3"/>',
+        f'<text x="{tx + 4:.1f}" y="20" font-size="12">in service {threshold:.3f}</text>',
+        f'<text x="{pad}" y="{height + 16}" font-size="12">{low:.3f}</text>',
+        f'<text x="{width - pad}" y="{height + 16}" font-size="12" text-anchor="end">{high:.3f}</text>',
+        f'<text x="{width / 2}" y="{height + 34}" font-size="12" text-anchor="middle">answer threshold</text>',
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
 def write_html_report(path: Path, metrics: dict, results: list[CaseResult], title: str = "chatbot eval") -> Path:
     """Write a self-contained HTML report: the summary, the score histogram, per-entry F1 bars
     (worst first) and the confused pairs."""
@@ -113,6 +174,8 @@ def write_html_report(path: Path, metrics: dict, results: list[CaseResult], titl
     pairs = "".join(f'<tr><td>{esc(p["expected"])}</td><td>{esc(p["predicted"])}</td>'
                     f'<td class="num">{p["count"]}</td></tr>' for p in metrics["confused_pairs"])
     summary = esc(format_text(metrics).split("\n\n")[0])
+    curve_legend = " ".join(f'<span style="color:{c}">&#9632;</span> {esc(n)}' for n, c in CURVES.values())
+    tradeoff_rows = esc("\n".join(tradeoff_table(metrics.get("threshold_tradeoff") or [])))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}} td,th{{padding:2px 8px;text-align:left}}
@@ -123,6 +186,10 @@ def write_html_report(path: Path, metrics: dict, results: list[CaseResult], titl
 <h2>Top score of each question</h2>
 <p>{legend}. Questions left of the threshold are abstained on.</p>
 {score_histogram_svg(results, float(metrics["answer_threshold"]))}
+<h2>At other thresholds</h2>
+<p>{curve_legend}. A higher threshold answers fewer questions, and usually a smaller share of them wrongly.</p>
+{tradeoff_svg(results, float(metrics["answer_threshold"]))}
+<pre>{tradeoff_rows}</pre>
 <h2>Per-entry F1 (worst first)</h2>
 <table><tr><th>entry</th><th>F1</th><th>expected</th><th>predicted</th><th></th></tr>{bars}</table>
 <h2>Wrong answers, most frequent (expected &rarr; answered with)</h2>

@@ -4,7 +4,8 @@ Test set: JSON Lines, `{"query": str, "expected_id": str | null}`; null marks an
 question the bot should abstain on. Metrics follow DESIGN.md's `chatbot eval` contract, then add
 the seeds' terms: answer and wrong-answer rates, per-entry precision / recall / F1 (the label is
 the entry answered, or "abstain"; out-of-scope lines expect "abstain"), their macro average and
-the most confused (expected -> predicted) pairs.
+the most confused (expected -> predicted) pairs, and the same decision at other thresholds
+(`chatbot.tradeoff`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from chatbot.engine import ChatEngine, Decision
+from chatbot.tradeoff import threshold_tradeoff
 
 ABSTAIN = "abstain"  # the label of an abstention, and the expected label of out-of-scope lines
 CONFUSED_PAIRS = 10
@@ -177,8 +179,10 @@ def run_evaluation(engine: ChatEngine, path: Path, k: int = 5,
     results = run_cases(lambda query: engine.decide(query, top_k=depth), cases, progress=progress)
     calibration = engine.retriever.snapshot().manifest.calibration or {}
     rule = "setting" if engine.settings.answer_threshold is not None else calibration.get("rule", "quantile")
-    return results, {**compute_metrics(results, k), "answer_threshold": engine.answer_threshold,
-                     "threshold_rule": rule}
+    threshold = engine.answer_threshold
+    tradeoff = [row.to_dict() for row in threshold_tradeoff(results, threshold)]
+    return results, {**compute_metrics(results, k), "answer_threshold": threshold, "threshold_rule": rule,
+                     "threshold_tradeoff": tradeoff}
 
 
 def evaluate(engine: ChatEngine, path: Path, k: int = 5, progress: bool = False) -> dict:

@@ -109,3 +109,8 @@ def test_calibrate_reports_the_rule_and_eval_the_rates(tmp_path: Path) -> None:
     assert f"answered {metrics['answer_rate']:.1%} of all questions; wrong answers 0.0% of the answered" in text
     assert {e["id"] for e in metrics["per_entry"]} == {"ship-time", "password", "returns"}
     assert metrics["confused_pairs"] == []
+    # The decision at other thresholds; its "in service" row is the one just measured.
+    [in_service] = [row for row in metrics["threshold_tradeoff"] if row["in_service"]]
+    assert in_service["threshold"] == pytest.approx(metrics["answer_threshold"], abs=1e-4)
+    assert in_service["answer_rate"] == pytest.approx(metrics["answer_rate"], abs=1e-4)
+    assert "at other thresholds" in text and "At other thresholds" in report.read_text(encoding="utf-8")
