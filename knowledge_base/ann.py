@@ -22,8 +22,7 @@ seconds, a small part of embedding the same phrasings.
 Single queries search on one OpenMP thread (`Snapshot.search`): an OpenMP parallel region waits
 for all its threads, and on a machine whose cores are busy with other work a thread can wait a
 whole scheduler slice (about 30 ms measured here, against 0.1-2 ms of work). The setting is the
-calling thread's own (OpenMP keeps it per thread), so other threads are not affected; the thread
-sets it back to OpenMP's default for batches and builds (`all_openmp_threads`).
+calling thread's own (OpenMP keeps it per thread), so other threads are not affected.
 
 The chosen kind and its parameters (M, efConstruction, efSearch / nlist, nprobe) are written to
 the snapshot's manifest; search-time parameters are applied from there when a snapshot loads.
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -73,32 +71,6 @@ IVF_TRAIN_POINTS_PER_CELL = 64
 # search a little, and a graph full of holes finds fewer true neighbours.
 TOMBSTONE_LIMIT = 0.10
 ADD_BATCH = 20_000  # vectors per add() call, so the progress bar moves on large indexes
-
-
-# OpenMP's thread count is per calling thread. A single-query search sets it to one; batch
-# searches and builds set it back to OpenMP's default. Saving and restoring the count around every
-# query took three FAISS calls, a few microseconds against a 0.1 ms HNSW search.
-def one_openmp_thread() -> None:
-    """Run this thread's next FAISS calls on one OpenMP thread (single-query search)."""
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-
-
-def all_openmp_threads() -> None:
-    """Give this thread's FAISS calls OpenMP's default thread count (batches, builds)."""
-    import faiss
-
-    faiss.omp_set_num_threads(default_openmp_threads())
-
-
-def default_openmp_threads() -> int:
-    """What OpenMP starts with: the first number of `OMP_NUM_THREADS`, else the CPUs this
-    process may run on."""
-    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if first.isdigit() and int(first) > 0:
-        return int(first)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def validate_index_type(value: str) -> str:
@@ -146,8 +118,6 @@ def build_index(spec: IndexSpec, dimension: int, vectors: np.ndarray, ids: np.nd
     """A new index of `spec` holding `vectors` (unit rows) under `ids` (int64)."""
     import faiss
 
-    all_openmp_threads()
-
     if spec.kind == "flat":
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     elif spec.kind == "hnsw":
@@ -180,7 +150,6 @@ def _train_ivf(index: "faiss.IndexIVFFlat", vectors: np.ndarray, nlist: int) -> 
 
 def add_vectors(index: "faiss.Index", vectors: np.ndarray, ids: np.ndarray, progress: bool = False) -> None:
     """Add `vectors` under `ids`, with a progress bar on large additions."""
-    all_openmp_threads()
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     show = progress and len(ids) >= ADD_BATCH

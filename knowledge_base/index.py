@@ -160,16 +160,22 @@ class Snapshot:
         queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.manifest.dimension)
         params = None if self._filter is None else self._filter.params
         if len(queries) > 1:
-            ann.all_openmp_threads()
             return self.index.search(queries, k, params=params)
         # One query: FAISS's C entry point with the arrays made here. `index.search`'s Python
         # wrapper (dtype lookup, asserts, the same two arrays) costs about 8 % of a 0.1 ms HNSW
         # search at 100k phrasings, and this path runs once per customer message; `queries`
         # is already contiguous float32 of the index's dimension, which is what it checks.
-        ann.one_openmp_thread()
         scores = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
-        self.index.search_c(1, faiss.swig_ptr(queries), k, faiss.swig_ptr(scores), faiss.swig_ptr(ids), params)
+        # Restored at once: other OpenMP work on this thread (FAISS's own BLAS among it) shares
+        # the setting. Left at one thread between queries, the same question's scores differed
+        # in their last bits from one call to the next (tests/chatbot/test_finetune_data.py).
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            self.index.search_c(1, faiss.swig_ptr(queries), k, faiss.swig_ptr(scores), faiss.swig_ptr(ids), params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return scores, ids
 
 

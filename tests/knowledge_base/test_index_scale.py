@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -240,8 +239,11 @@ def test_a_large_graph_build_shows_its_progress_and_its_errors(monkeypatch, caps
         ann.build_index(spec, 8, vectors, np.arange(49), progress=True)
 
 
-def test_single_queries_run_on_one_openmp_thread_and_batches_on_all(shop_entries, tmp_path: Path,
-                                                                  embedder) -> None:
+def test_a_single_query_leaves_the_threads_openmp_setting_as_it_found_it(shop_entries, tmp_path: Path,
+                                                                         embedder) -> None:
+    """Single queries search on one OpenMP thread, and give the setting back: other OpenMP work on
+    the thread shares it (left at one, the same question's scores differed in their last bits from
+    one call to the next)."""
     store = IndexStore(tmp_path / "index")
     store.rebuild(shop_entries, 1, embedder)
     snap = store.load()
@@ -250,21 +252,10 @@ def test_single_queries_run_on_one_openmp_thread_and_batches_on_all(shop_entries
     try:
         faiss.omp_set_num_threads(2)
         one_by_one = [snap.search(query, 3) for query in queries]
-        assert faiss.omp_get_max_threads() == 1
+        assert faiss.omp_get_max_threads() == 2
         scores, ids = snap.search(queries, 3)
-        assert faiss.omp_get_max_threads() == ann.default_openmp_threads()
         for row, (single_scores, single_ids) in enumerate(one_by_one):
             assert single_ids[0].tolist() == ids[row].tolist()
             np.testing.assert_allclose(single_scores[0], scores[row], rtol=1e-5)
-        snap.search(queries[0], 3)
-        ann.build_index(ann.IndexSpec("flat"), queries.shape[1], queries, np.arange(2))
-        assert faiss.omp_get_max_threads() == ann.default_openmp_threads()  # builds too
     finally:
         faiss.omp_set_num_threads(threads)
-
-
-def test_openmp_default_follows_omp_num_threads(monkeypatch) -> None:
-    monkeypatch.setenv("OMP_NUM_THREADS", "3,1")
-    assert ann.default_openmp_threads() == 3
-    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    assert ann.default_openmp_threads() == len(os.sched_getaffinity(0))
