@@ -143,6 +143,13 @@ def _print_calibration(manifest: "Manifest") -> None:
                  f"labelled turns: answers {calibration['answer_rate']:.1%}, "
                  f"wrong {calibration['wrong_rate']:.1%} of those")
     typer.echo(line + ")")
+    alternatives = [a for a in calibration.get("alternatives") or [] if a.get("threshold") is not None]
+    if alternatives:
+        typer.echo("at other values of CHATBOT_TARGET_WRONG_RATE, on the same pairs:")
+        typer.echo("  target  threshold  rule                 answered  wrong of answered")
+        for a in alternatives:
+            typer.echo(f"  {a['target']:>6.0%}  {a['threshold']:>9.4f}  {a['rule']:<19}  {a['answer_rate']:>8.1%}  "
+                       f"{a['wrong_rate']:>17.1%}")
 
 
 @index_app.command("rebuild")

@@ -19,13 +19,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from knowledge_base.calibration import target_threshold
+from knowledge_base.calibration import WRONG_RATE_TARGETS, target_threshold
 
 if TYPE_CHECKING:
     from chatbot.evaluation import CaseResult
-
-WRONG_RATE_TARGETS = (0.02, 0.05, 0.10, 0.15, 0.20, 0.30)
-
 
 @dataclass(frozen=True)
 class Operating:

@@ -51,6 +51,9 @@ TUNED_QUANTILE = 0.02
 MAX_LEAVE_ONE_OUT_QUERIES = 2000
 # The target rule needs pairs enough for this many wrong answers at the target rate.
 MIN_WRONG_AT_TARGET = 5
+# The other targets a calibration also reports (and `chatbot eval`'s trade-off table shows), so
+# that staff choosing CHATBOT_TARGET_WRONG_RATE see what each would answer.
+WRONG_RATE_TARGETS = (0.02, 0.05, 0.10, 0.15, 0.20, 0.30)
 _BLOCK = 1024  # query rows per matrix product: bounded memory on large KBs
 _TOLERANCE = 1e-9  # a rate equal to the target meets it, whatever the float rounding
 
@@ -79,6 +82,9 @@ class Calibration:
     out_of_scope_labels: int
     answer_rate: float | None  # expected share answered among the pairs
     wrong_rate: float | None  # expected share of wrong answers among the answered pairs
+    # The same rules at each of WRONG_RATE_TARGETS: {"target", "threshold", "rule", "answer_rate",
+    # "wrong_rate"} on the same pairs, for choosing the setting.
+    alternatives: tuple[dict, ...] = ()
 
 
 def leave_one_out_scores(vectors: np.ndarray, entry_ids: Sequence[str]) -> np.ndarray:
@@ -230,21 +236,39 @@ def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], quantile: float = D
             encode([text for text, _ in labelled]), [e for _, e in labelled], vectors, entry_ids, head)
         scores, correct = np.r_[scores, label_scores], np.r_[correct, label_correct]
 
-    threshold, rule = floor, "quantile" if floor is not None else "none"
-    target = inputs.target_wrong_rate
-    if target is not None and target > 0 and len(scores) * target + _TOLERANCE >= MIN_WRONG_AT_TARGET:
-        # Without out-of-scope labels the quantile is a floor (see the module docstring).
-        value, met = target_threshold(scores, correct, target, floor=None if out_of_scope else floor)
-        if not met:
-            threshold, rule = value, "target-unreachable"
-        elif floor is None or out_of_scope or value > floor:
-            threshold, rule = value, "target"
-    answer_rate, wrong_rate = rates_at(threshold, scores, correct) if threshold is not None and len(scores) \
-        else (None, None)
+    # Without out-of-scope labels the quantile is a floor (see the module docstring).
+    threshold, rule = _rules(scores, correct, inputs.target_wrong_rate, floor, out_of_scope > 0)
+    answer_rate, wrong_rate = _rates(threshold, scores, correct)
+    alternatives = []
+    for target in WRONG_RATE_TARGETS:
+        other, other_rule = _rules(scores, correct, target, floor, out_of_scope > 0)
+        other_answered, other_wrong = _rates(other, scores, correct)
+        alternatives.append({"target": target, "threshold": other, "rule": other_rule,
+                             "answer_rate": other_answered, "wrong_rate": other_wrong})
     return Calibration(
         threshold=threshold, rule=rule, quantile=quantile, quantile_threshold=floor,
         target_wrong_rate=inputs.target_wrong_rate, pairs=int(len(scores)), labelled_turns=len(labelled),
         out_of_scope_labels=out_of_scope,
-        answer_rate=None if answer_rate is None else round(answer_rate, 4),
-        wrong_rate=None if wrong_rate is None else round(wrong_rate, 4),
+        answer_rate=answer_rate, wrong_rate=wrong_rate, alternatives=tuple(alternatives),
     )
+
+
+def _rules(scores: np.ndarray, correct: np.ndarray, target: float | None, floor: float | None,
+           out_of_scope_labels: bool) -> tuple[float | None, str]:
+    """The threshold and the rule that sets it for `target` (see the module docstring)."""
+    threshold, rule = floor, "quantile" if floor is not None else "none"
+    if target is not None and target > 0 and len(scores) * target + _TOLERANCE >= MIN_WRONG_AT_TARGET:
+        value, met = target_threshold(scores, correct, target, floor=None if out_of_scope_labels else floor)
+        if not met:
+            threshold, rule = value, "target-unreachable"
+        elif floor is None or out_of_scope_labels or value > floor:
+            threshold, rule = value, "target"
+    return threshold, rule
+
+
+def _rates(threshold: float | None, scores: np.ndarray, correct: np.ndarray) -> tuple[float | None, float | None]:
+    """`rates_at`, rounded; None without a threshold or pairs."""
+    if threshold is None or not len(scores):
+        return None, None
+    answered, wrong = rates_at(threshold, scores, correct)
+    return round(answered, 4), round(wrong, 4)

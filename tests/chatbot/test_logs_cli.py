@@ -93,6 +93,10 @@ def test_calibrate_reports_the_rule_and_eval_the_rates(tmp_path: Path) -> None:
     calibrated = run("index", "calibrate", home=home).stdout
     # 9 phrasings and one label: too few pairs for a 5 % target, so the quantile rule decides.
     assert "(quantile rule; on 10 calibration pairs, 1 of them labelled turns: answers" in calibrated
+    # Every other target too; with 10 pairs none can be measured, so the quantile rule holds for all.
+    others = calibrated.split("on the same pairs:\n")[1].splitlines()[1:]
+    assert [line.split()[0] for line in others] == ["2%", "5%", "10%", "15%", "20%", "30%"]
+    assert {line.split()[2] for line in others} == {"quantile"}
 
     testset = tmp_path / "testset.jsonl"
     testset.write_text("".join(json.dumps(case) + "\n" for case in TESTSET))

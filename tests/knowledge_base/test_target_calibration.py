@@ -98,6 +98,22 @@ def test_quantile_stays_a_floor_without_out_of_scope_labels_and_small_kbs_keep_i
     assert raised.rule == "target" and raised.out_of_scope_labels == 30 and raised.pairs == 230
     assert raised.threshold > plain.threshold and raised.wrong_rate <= 0.05
 
+    # The other targets, by the same rules on the same pairs: the 5 % row is the choice above;
+    # 2 % needs 250 pairs to be measured, so the quantile rule would decide; among the measured
+    # targets a stricter one never answers more, and each keeps to its rate on the pairs.
+    rows = {row["target"]: row for row in raised.alternatives}
+    assert list(rows) == [0.02, 0.05, 0.10, 0.15, 0.20, 0.30]
+    assert (rows[0.05]["threshold"], rows[0.05]["rule"]) == (raised.threshold, raised.rule)
+    assert rows[0.05]["answer_rate"] == raised.answer_rate and rows[0.05]["wrong_rate"] == raised.wrong_rate
+    assert (rows[0.02]["rule"], rows[0.02]["threshold"]) == ("quantile", raised.quantile_threshold)
+    measured = [row for row in raised.alternatives if row["rule"] == "target"]
+    assert [row["target"] for row in measured] == [0.05, 0.10, 0.15, 0.20, 0.30]
+    thresholds = [row["threshold"] for row in measured]
+    assert thresholds == sorted(thresholds, reverse=True) and thresholds[0] > thresholds[-1]
+    assert all(row["wrong_rate"] <= row["target"] + 1e-9 for row in measured)
+    # Without out-of-scope labels the quantile floor holds for every target.
+    assert {row["threshold"] for row in plain.alternatives} == {plain.quantile_threshold}
+
 
 def demo_english_entries() -> list[Entry]:
     rows = [json.loads(line) for line in DEMO_KB.read_text(encoding="utf-8").splitlines()]
