@@ -145,11 +145,13 @@ def _print_calibration(manifest: "Manifest") -> None:
     typer.echo(line + ")")
     alternatives = [a for a in calibration.get("alternatives") or [] if a.get("threshold") is not None]
     if alternatives:
+        from chatbot.eval_report import text_table
+
         typer.echo("at other values of CHATBOT_TARGET_WRONG_RATE, on the same pairs:")
-        typer.echo("  target  threshold  rule                 answered  wrong of answered")
-        for a in alternatives:
-            typer.echo(f"  {a['target']:>6.0%}  {a['threshold']:>9.4f}  {a['rule']:<19}  {a['answer_rate']:>8.1%}  "
-                       f"{a['wrong_rate']:>17.1%}")
+        for line in text_table(["target", "threshold", "rule", "answered", "wrong of answered"],
+                               [[f"{a['target']:.0%}", f"{a['threshold']:.4f}", a["rule"], f"{a['answer_rate']:.1%}",
+                                 f"{a['wrong_rate']:.1%}"] for a in alternatives]):
+            typer.echo("  " + line)
 
 
 @index_app.command("rebuild")

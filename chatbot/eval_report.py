@@ -25,7 +25,8 @@ OUTCOMES = {  # outcome of a case by its top entry, whatever the decision -> cha
 }
 
 
-def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+def text_table(header: list[str], rows: list[list[object]]) -> list[str]:
+    """Rows under a header as aligned text lines: the first column left-aligned, the rest right."""
     cells = [[str(c) for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
@@ -52,7 +53,7 @@ def format_text(metrics: dict) -> str:
         f"latency per question: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms",
         "",
         "worst entries by F1",
-        *_table(["entry", "F1", "precision", "recall", "expected", "predicted"],
+        *text_table(["entry", "F1", "precision", "recall", "expected", "predicted"],
                 [[e["id"], f"{e['f1']:.3f}", f"{e['precision']:.3f}", f"{e['recall']:.3f}", e["support"],
                   e["predicted"]] for e in worst_entries(m)]),
     ]
@@ -61,7 +62,7 @@ def format_text(metrics: dict) -> str:
                   *tradeoff_table(m["threshold_tradeoff"])]
     if m["confused_pairs"]:
         lines += ["", "wrong answers, most frequent (expected -> answered with)",
-                  *_table(["expected", "predicted", "count"],
+                  *text_table(["expected", "predicted", "count"],
                           [[p["expected"], p["predicted"], p["count"]] for p in m["confused_pairs"]])]
     return "\n".join(lines)
 
@@ -72,7 +73,7 @@ def tradeoff_table(rows: list[dict]) -> list[str]:
         rates = "<= " + ", ".join(f"{t:.0%}" for t in row["targets"]) if row["targets"] else ""
         return ", ".join(part for part in ("in service" if row["in_service"] else "", rates) if part)
 
-    return _table(["threshold", "for wrong rate", "answered", "wrong of answered", "in scope right",
+    return text_table(["threshold", "for wrong rate", "answered", "wrong of answered", "in scope right",
                    "out of scope abstained"],
                   [[f"{r['threshold']:.4f}", purpose(r), f"{r['answer_rate']:.1%}", f"{r['wrong_answer_rate']:.1%}",
                     f"{r['answered_correctly']:.1%}", f"{r['out_of_scope_abstained']:.1%}"] for r in rows])

@@ -43,35 +43,44 @@ class Operating:
                 for key, value in asdict(self).items()}
 
 
-def _arrays(results: Sequence["CaseResult"]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(score, has a hit, top hit is the expected entry, in scope) per case."""
-    scores = np.array([r.top_score for r in results], dtype=float)
-    has_hit = np.array([bool(r.ranked_ids) for r in results])
-    right = np.array([bool(r.ranked_ids) and r.ranked_ids[0] == r.case.expected_id for r in results])
-    in_scope = np.array([r.case.expected_id is not None for r in results])
-    return scores, has_hit, right, in_scope
+@dataclass(frozen=True)
+class _Cases:
+    """Per case, as arrays: top score, has a hit, the top hit is the expected entry, in scope."""
+
+    scores: np.ndarray
+    has_hit: np.ndarray
+    right: np.ndarray
+    in_scope: np.ndarray
+
+    @classmethod
+    def of(cls, results: Sequence["CaseResult"]) -> "_Cases":
+        return cls(np.array([r.top_score for r in results], dtype=float),
+                   np.array([bool(r.ranked_ids) for r in results], dtype=bool),
+                   np.array([bool(r.ranked_ids) and r.ranked_ids[0] == r.case.expected_id for r in results],
+                            dtype=bool),
+                   np.array([r.case.expected_id is not None for r in results], dtype=bool))
+
+    def at(self, threshold: float, in_service: bool = False, targets: tuple[float, ...] = ()) -> Operating:
+        answered = self.has_hit & (self.scores >= threshold)
+
+        def share(numerator: np.ndarray, denominator: np.ndarray) -> float:
+            total = int(denominator.sum())
+            return float((numerator & denominator).sum()) / total if total else 0.0
+
+        return Operating(
+            threshold=float(threshold),
+            in_service=in_service,
+            targets=targets,
+            answer_rate=share(answered, np.ones_like(answered)),
+            wrong_answer_rate=share(~self.right, answered),
+            answered_correctly=share(answered & self.right, self.in_scope),
+            out_of_scope_abstained=share(~answered, ~self.in_scope),
+        )
 
 
-def operating_point(results: Sequence["CaseResult"], threshold: float, in_service: bool = False,
-                    targets: tuple[float, ...] = ()) -> Operating:
+def operating_point(results: Sequence["CaseResult"], threshold: float) -> Operating:
     """The rates if every case were decided at `threshold` (answer when the top score is at or above it)."""
-    scores, has_hit, right, in_scope = _arrays(results)
-    answered = has_hit & (scores >= threshold)
-
-    def share(numerator: np.ndarray, denominator: np.ndarray) -> float:
-        total = int(denominator.sum())
-        return float((numerator & denominator).sum()) / total if total else 0.0
-
-    everyone = np.ones(len(results), dtype=bool)
-    return Operating(
-        threshold=float(threshold),
-        in_service=in_service,
-        targets=targets,
-        answer_rate=share(answered, everyone),
-        wrong_answer_rate=share(~right, answered),
-        answered_correctly=share(answered & right, in_scope),
-        out_of_scope_abstained=share(~answered, ~in_scope),
-    )
+    return _Cases.of(results).at(threshold)
 
 
 def threshold_tradeoff(results: Sequence["CaseResult"], current: float,
@@ -79,19 +88,20 @@ def threshold_tradeoff(results: Sequence["CaseResult"], current: float,
     """The threshold in service and, for each wrong-answer rate in `targets`, the lowest threshold
     that keeps to it on these results: one row per distinct threshold, sorted. Targets no
     threshold meets are left out."""
-    scores, has_hit, right, _ = _arrays(results)
+    cases = _Cases.of(results)
     found_for: dict[float, list[float]] = {float(current): []}
     for target in targets:
-        found = target_threshold(scores[has_hit], right[has_hit], target)
+        found = target_threshold(cases.scores[cases.has_hit], cases.right[cases.has_hit], target)
         if found is not None and found[1]:
             found_for.setdefault(found[0], []).append(target)
-    return [operating_point(results, threshold, threshold == current, tuple(sorted(found_for[threshold])))
+    return [cases.at(threshold, threshold == current, tuple(sorted(found_for[threshold])))
             for threshold in sorted(found_for)]
 
 
 def tradeoff_curve(results: Sequence["CaseResult"], points: int = 60) -> list[Operating]:
     """Operating points at `points` thresholds spread evenly over the range of the top scores."""
-    scores = np.array([r.top_score for r in results if r.ranked_ids], dtype=float)
+    cases = _Cases.of(results)
+    scores = cases.scores[cases.has_hit]
     if not len(scores):
         return []
-    return [operating_point(results, t) for t in np.linspace(scores.min(), scores.max(), points)]
+    return [cases.at(t) for t in np.linspace(scores.min(), scores.max(), points)]
