@@ -56,11 +56,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from knowledge_base.calibration import CalibrationInputs
-    from knowledge_base.embedder import Embedder
-    from knowledge_base.importers import read_file
-    from knowledge_base.index import IndexStore
-    from knowledge_base.retriever import Retriever
+    from knowledge_base.retrieval.calibration import CalibrationInputs
+    from knowledge_base.embedding.embedder import Embedder
+    from knowledge_base.importers.readers import read_file
+    from knowledge_base.index.store import IndexStore
+    from knowledge_base.retrieval.retriever import Retriever
 
     kb_csv, test_path = build(DATA, args.work / f"banking77-holdout{args.hold_out}", hold_out=args.hold_out)
     entries = read_file(kb_csv).entries

@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))  # runs from a plain checkout, without installing 
 from chatbot.generators.batching import BatchingOptions  # noqa: E402
 from chatbot.generators.local import LocalGenerator, first_line  # noqa: E402
 from chatbot.messages import GenerationRequest  # noqa: E402
-from chatbot.prompts import build_messages  # noqa: E402
-from knowledge_base.devices import resolve_device  # noqa: E402
+from chatbot.stages.prompts import build_messages  # noqa: E402
+from knowledge_base.embedding.devices import resolve_device  # noqa: E402
 from knowledge_base.entries import Entry  # noqa: E402
-from knowledge_base.hits import Hit  # noqa: E402
+from knowledge_base.retrieval.hits import Hit  # noqa: E402
 
 FAQ = ROOT / "knowledge_base" / "demo" / "shop_faq.jsonl"
 # Customer questions, each with the entry that answers it first and two near misses, as retrieval

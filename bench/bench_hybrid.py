@@ -8,8 +8,8 @@ Data sets (in-scope questions only):
   - BANKING77: 10 phrasings per intent as the KB (bench/banking77.py), the full test split.
 
 Dense: max cosine over an entry's phrasings (all-MiniLM-L6-v2, multilingual-e5-small).
-Lexical: `knowledge_base.lexical.LexicalIndex` over phrasings and answers. Fusion:
-`knowledge_base.fusion` on the top `--depth` candidates of each, as a retriever would see them;
+Lexical: `knowledge_base.retrieval.lexical.LexicalIndex` over phrasings and answers. Fusion:
+`knowledge_base.retrieval.fusion` on the top `--depth` candidates of each, as a retriever would see them;
 "spread" rows set the weight from the knowledge base (`fusion.dense_spread`), as the product does.
 A first table compares BM25 tokenisations (Chinese characters+bigrams vs jieba words, stemming,
 stopwords, answers indexed or not).
@@ -37,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from banking77 import DATA, build  # noqa: E402
 
 from knowledge_base.entries import Entry  # noqa: E402
-from knowledge_base.fusion import (  # noqa: E402
+from knowledge_base.retrieval.fusion import (  # noqa: E402
     LEXICAL_WEIGHT_PER_SPREAD,
     dense_spread,
     reciprocal_rank_fusion,
     weighted_fusion,
 )
-from knowledge_base.lexical import LexicalIndex, TokenizerSettings, entry_documents  # noqa: E402
+from knowledge_base.retrieval.lexical import LexicalIndex, TokenizerSettings, entry_documents  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "knowledge_base" / "demo"
 MODELS = {"MiniLM": "all-MiniLM-L6-v2", "e5-small": "multilingual-e5-small"}
@@ -91,7 +91,7 @@ def embed(model: str, texts: list[str], cache: Path) -> np.ndarray:
     path = cache / f"{key}.npy"
     if path.exists():
         return np.load(path)
-    from knowledge_base.embedder import Embedder
+    from knowledge_base.embedding.embedder import Embedder
 
     embedder = Embedder(model, device="cpu", models_dir=Path("/tmp/e5models"))
     vectors = embedder.encode(texts)

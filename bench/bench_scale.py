@@ -75,8 +75,8 @@ def measure(size: int, data, embedder, args, work: Path) -> dict:
     from chatbot.messages import ChatMessage
     from chatbot.settings import Settings
     from knowledge_base.entries import Entry
-    from knowledge_base.index import IndexStore
-    from knowledge_base.retriever import OVERFETCH, Retriever
+    from knowledge_base.index.store import IndexStore
+    from knowledge_base.retrieval.retriever import OVERFETCH, Retriever
 
     kb = real_kb(data) if size == len(data.texts) else synthetic_kb(data, size)
     entries = [Entry(entry_id, texts[0], answer, texts[1:], language="en") for entry_id, texts, answer in kb.entries]
@@ -145,7 +145,7 @@ def crossover(data, queries: int) -> None:
     """Flat vs HNSW single-query latency (raw FAISS, the product's parameters) by size."""
     import faiss
 
-    from knowledge_base import ann
+    from knowledge_base.index import ann
 
     threads = faiss.omp_get_max_threads()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {queries} queries, fetching 40")
@@ -195,7 +195,7 @@ def main() -> None:
     import faiss
     import torch
 
-    from knowledge_base.embedder import Embedder
+    from knowledge_base.embedding.embedder import Embedder
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

@@ -2,7 +2,7 @@
 
 BANKING77 (10 phrasings per intent as the FAQ, the full test split), top-1 of the retriever's
 score (max cosine over an entry's phrasings) for:
-  (a) all-MiniLM-L6-v2 as shipped, (b) tuned on the phrasings (knowledge_base.tuning),
+  (a) all-MiniLM-L6-v2 as shipped, (b) tuned on the phrasings (knowledge_base.embedding.tuning),
   (c) tuned + the logistic-regression head, ranked by the combined score;
 with --e5, the same for multilingual-e5-small and the MiniLM + e5 ensemble (mean of scores).
 Out of scope: 10 intents held out of the KB (their test questions must be abstained on); the
@@ -34,7 +34,7 @@ ALPHA = 0.5  # combine_scores weight of the cosine (swept with --sweep)
 
 
 def load(work: Path, hold_out: int) -> tuple[list, list[str], list[str | None]]:
-    from knowledge_base.importers import read_file
+    from knowledge_base.importers.readers import read_file
 
     kb_csv, test_path = build(DATA, work / f"banking77-holdout{hold_out}", hold_out=hold_out)
     entries = read_file(kb_csv).entries
@@ -46,7 +46,7 @@ _ENCODED: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
 
 def encode(model_path: str, texts: list[str]) -> np.ndarray:
-    from knowledge_base.embedder import Embedder
+    from knowledge_base.embedding.embedder import Embedder
 
     key = (model_path, tuple(texts))  # the test questions are shared by both KBs
     if key not in _ENCODED:
@@ -57,7 +57,7 @@ def encode(model_path: str, texts: list[str]) -> np.ndarray:
 def tuned(base_name: str, base_path: str, entries: list, work: Path, args: argparse.Namespace,
           tag: str) -> tuple[str, float]:
     """The tuned model's folder and its training seconds (cached unless --retrain)."""
-    from knowledge_base.tuning import TUNING_FILE, data_hash, tune_embedder
+    from knowledge_base.embedding.tuning import TUNING_FILE, data_hash, tune_embedder
 
     freeze = base_name != "all-MiniLM-L6-v2"  # e5: 96M of 118M parameters are the vocabulary
     out = work / "models" / f"{base_name}-{tag}-e{args.epochs}-lr{args.lr}-s{args.seed}"
@@ -74,7 +74,7 @@ class Scored:
     """Per-entry scores of the test queries under one embedding: max cosine and the head's probs."""
 
     def __init__(self, phrasing_vectors: np.ndarray, query_vectors: np.ndarray, ids: list[str]) -> None:
-        from knowledge_base.entry_head import entry_max_cosine, fit_entry_head
+        from knowledge_base.retrieval.entry_head import entry_max_cosine, fit_entry_head
 
         self.ids, self.phrasing_vectors, self.query_vectors = ids, phrasing_vectors, query_vectors
         head = fit_entry_head(phrasing_vectors, ids)
@@ -105,7 +105,7 @@ def out_of_scope(s: Scored, ranking: np.ndarray, expected: list[str | None]) -> 
 
     Rank by `ranking`; answer when the top entry's max cosine clears the calibrated threshold.
     """
-    from knowledge_base.calibration import calibrate_threshold
+    from knowledge_base.retrieval.calibration import calibrate_threshold
 
     best = ranking.argmax(axis=1)
     top_cosine = s.cosine[np.arange(len(best)), best]
@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also print top-1 for several alphas")
     args = parser.parse_args()
 
-    from knowledge_base.embedder import resolve_model_path
-    from knowledge_base.entry_head import blend
+    from knowledge_base.embedding.embedder import resolve_model_path
+    from knowledge_base.retrieval.entry_head import blend
 
     def combine_scores(cosine: np.ndarray, probs: np.ndarray, alpha: float) -> np.ndarray:
         return blend(cosine, probs, weight=1.0 - alpha)  # alpha: the cosine's share

@@ -7,7 +7,7 @@
 `stream()` yields the answer's text, then the finished `Reply`; `respond()` is the same without
 the text. Both log the turn before returning the `Reply`.
 
-A generated answer is held back until the grounding check (`chatbot.grounding`) has passed it;
+A generated answer is held back until the grounding check (`chatbot.stages.grounding`) has passed it;
 one that fails is replaced by the extractive answer (the top entry's own text), and the trace
 records why. Held back rather than streamed and retracted: every consumer of `stream()` (the chat
 page, the HTTP API, an OpenAI-compatible stream, whose chunks cannot be taken back) then shows
@@ -23,20 +23,20 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from chatbot.canned import canned_reply
+from chatbot.stages.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
-from chatbot.grounding import GroundingChecker, GroundingResult, citation_numbers
-from chatbot.guard import GuardResult, check_message
-from chatbot.language import detect_language
+from chatbot.stages.grounding import GroundingChecker, GroundingResult, citation_numbers
+from chatbot.stages.guard import GuardResult, check_message
+from chatbot.stages.language import detect_language
 from chatbot.messages import ChatMessage, Citation, GenerationRequest, Reply
-from chatbot.prompts import PromptBudgetError
-from chatbot.rewrite import follow_up_context
+from chatbot.stages.prompts import PromptBudgetError
+from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
-from knowledge_base.retriever import Hit, Retriever
+from knowledge_base.retrieval.retriever import Hit, Retriever
 
 if TYPE_CHECKING:
-    from chatbot.conversation_store import ConversationStore
+    from chatbot.conversations.store import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def grounding_checker(settings: Settings) -> GroundingChecker:
     """The grounding check that `settings` configure (with its NLI model, if one is named)."""
     nli = None
     if settings.nli_model:
-        from chatbot.nli import NliModel
+        from chatbot.stages.nli import NliModel
 
         nli = NliModel(settings.nli_model, settings.device)
     return GroundingChecker(settings.grounding_min_overlap, nli, settings.nli_threshold)

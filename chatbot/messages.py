@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from knowledge_base.hits import Hit
+from knowledge_base.retrieval.hits import Hit
 
 if TYPE_CHECKING:
-    from chatbot.grounding import GroundingResult
+    from chatbot.stages.grounding import GroundingResult
 
 
 @dataclass(frozen=True, slots=True)

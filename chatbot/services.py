@@ -14,26 +14,26 @@ from sqlalchemy.engine import Engine
 
 import knowledge_base
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine, upgrade_database
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine, upgrade_database
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
 from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
-from chatbot.model_registry import ModelRegistry
+from chatbot.generators.registry import ModelRegistry
 from chatbot.settings import Settings
-from chatbot.turn_labels import TurnLabel, UnknownEntry
-from knowledge_base.calibration import CalibrationInputs
-from knowledge_base.embedder import Embedder, choose_embedding_model, resolve_model_path
+from chatbot.conversations.labels import TurnLabel, UnknownEntry
+from knowledge_base.retrieval.calibration import CalibrationInputs
+from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
-from knowledge_base.importing import FileReport, import_files
-from knowledge_base.index import IndexStore, Manifest
+from knowledge_base.importers.importing import FileReport, import_files
+from knowledge_base.index.store import IndexStore, Manifest
 from knowledge_base.repository import KnowledgeBaseRepository
-from knowledge_base.retriever import Retriever
-from knowledge_base.sync import sync_index
-from knowledge_base.tuning import tune_embedder, tuned_from
+from knowledge_base.retrieval.retriever import Retriever
+from knowledge_base.index.sync import sync_index
+from knowledge_base.embedding.tuning import tune_embedder, tuned_from
 
 DEMO_KB = Path(knowledge_base.__file__).resolve().parent / "demo" / "shop_faq.jsonl"
 

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         default="auto",
         description="FAISS index kind: `auto` (exact `flat` search for small KBs, `hnsw` from "
-                    "10,000 phrasings), or one of `flat`, `hnsw`, `ivf` (knowledge_base.ann).",
+                    "10,000 phrasings), or one of `flat`, `hnsw`, `ivf` (knowledge_base.index.ann).",
     )
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")

@@ -1,6 +1,6 @@
 """Alembic environment: the product's one metadata, on SQLite or PostgreSQL.
 
-Called by `chatbot.database.upgrade_database` (URL in `config.attributes["url"]`) or by the
+Called by `chatbot.conversations.database.upgrade_database` (URL in `config.attributes["url"]`) or by the
 alembic CLI (`alembic -c migrations/alembic.ini upgrade head`), where the URL comes from
 `-x url=...`, else `sqlalchemy.url` in the ini, else the product settings (CHATBOT_DATABASE_URL).
 """
@@ -12,8 +12,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import URL, Connection
 
-import chatbot.conversation_store  # noqa: F401  (registers the conversation tables on Base)
-from chatbot.database import check_database, create_db_engine
+import chatbot.conversations.store  # noqa: F401  (registers the conversation tables on Base)
+from chatbot.conversations.database import check_database, create_db_engine
 from knowledge_base.db_models import Base
 
 config = context.config

@@ -1,5 +1,5 @@
 """The web server: the HTTP API under /api, the OpenAI-compatible API under /v1
-(`ui.openai_api`) and the customer chat page at /.
+(`ui.api.openai_routes`) and the customer chat page at /.
 
     >>> app = create_app(build_services(load_settings()))   # a FastAPI app; uvicorn serves it
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
@@ -27,11 +27,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatbot.database import DatabaseUnavailable, check_database
-from ui.chat_app import DEFAULT_TITLE, build_chat_app, chat_theme
-from ui.openai_api import create_openai_app
-from ui.openai_schema import error_json
-from ui.responses import DATABASE_DOWN, reply_to_json
+from chatbot.conversations.database import DatabaseUnavailable, check_database
+from ui.chat.app import DEFAULT_TITLE, build_chat_app, chat_theme
+from ui.api.openai_routes import create_openai_app
+from ui.api.openai_schema import error_json
+from ui.api.responses import DATABASE_DOWN, reply_to_json
 
 if TYPE_CHECKING:
     from chatbot.services import Services

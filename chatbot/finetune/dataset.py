@@ -2,7 +2,7 @@
 
 Each example's prompt is the one the engine would build if a customer typed the phrasing: the
 engine's own `decide` (guard, language detection, retrieval with the serving index and settings)
-gives the hits, and `chatbot.prompts.build_messages` renders them, so training sees exactly the
+gives the hits, and `chatbot.stages.prompts.build_messages` renders them, so training sees exactly the
 context, numbering and rules that serving shows. The target is the entry's answer on one line
 (the generator stops at the first newline) citing the entry's number in the prompt.
 
@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Sequence
 
 from tqdm.auto import tqdm
 
-from chatbot.grounding import strip_citations
+from chatbot.stages.grounding import strip_citations
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import build_messages
-from chatbot.turn_labels import APPROVED, REVIEWS
+from chatbot.stages.prompts import build_messages
+from chatbot.conversations.labels import APPROVED, REVIEWS
 from knowledge_base.entries import Entry
 
 if TYPE_CHECKING:
-    from chatbot.conversation_store import ConversationStore
+    from chatbot.conversations.store import ConversationStore
     from chatbot.engine import ChatEngine, Decision
 
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from chatbot.finetune.dataset import Example
 from chatbot.messages import GenerationRequest
-from chatbot.grounding import check_grounding
+from chatbot.stages.grounding import check_grounding
 
 _CITATION = re.compile(r"\[\d{1,2}\]")
 _WORD = re.compile(r"\w+")
@@ -42,7 +42,7 @@ def agrees(generated: str, expected: str) -> bool:
 
 
 def grounded(answer: str, request: GenerationRequest) -> bool:
-    """Whether `answer` passes the serving grounding check (`chatbot.grounding`) against the
+    """Whether `answer` passes the serving grounding check (`chatbot.stages.grounding`) against the
     entries `request` showed the model: the same rule that decides what a customer sees."""
     return check_grounding(answer, request.hits, language=request.language).grounded
 

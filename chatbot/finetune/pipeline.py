@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot.evaluation import TestSetError
+from chatbot.evaluation.run import TestSetError
 from chatbot.finetune.dataset import (
     Example,
     approved_turn_examples,
@@ -50,9 +50,9 @@ from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
 from chatbot.generators.local import LocalGenerator
 from chatbot.generators.promoted import version_generator
-from chatbot.model_registry import ADAPTER_DIR, MODEL_DIR, ModelCard, ModelRegistry, new_version_id, utc_now
+from chatbot.generators.registry import ADAPTER_DIR, MODEL_DIR, ModelCard, ModelRegistry, new_version_id, utc_now
 from chatbot.services import Services
-from knowledge_base.devices import resolve_device
+from knowledge_base.embedding.devices import resolve_device
 
 
 class FinetuneError(ValueError):

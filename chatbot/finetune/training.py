@@ -2,7 +2,7 @@
 
 The loss counts the answer tokens only (the prompt's labels are -100): the model learns to write
 answers from entries, not to reproduce the rules and entries it is shown. Precision follows the
-device resolver (knowledge_base/devices.py): on a CUDA GPU with bf16, the frozen base weights are
+device resolver (knowledge_base/embedding/devices.py): on a CUDA GPU with bf16, the frozen base weights are
 bf16 (LoRA) or fp32 master weights (full), the forward runs under bf16 autocast and activations
 are recomputed (gradient checkpointing) to fit long prompts; on a CPU everything is fp32.
 
@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from chatbot.finetune.dataset import Example
-from knowledge_base.devices import DeviceChoice
+from knowledge_base.embedding.devices import DeviceChoice
 
 LORA_ALPHA_PER_RANK = 2  # alpha = 2 × rank: the usual scale for LoRA updates
 LORA_DROPOUT = 0.05

@@ -1,7 +1,7 @@
 """The generator interface: every backend streams text for a `GenerationRequest`.
 
 Backends that know their tokenizer override `count_chat_tokens` and `context_window`, so that
-prompts are trimmed by real token counts; the defaults estimate (see `chatbot.prompts`).
+prompts are trimmed by real token counts; the defaults estimate (see `chatbot.stages.prompts`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from typing import Iterable, Iterator
 
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import Messages, Prompt, build_prompt, estimate_chat_tokens, estimate_tokens
+from chatbot.stages.prompts import Messages, Prompt, build_prompt, estimate_chat_tokens, estimate_tokens
 
 # The window assumed for a model that does not say (a remote server): most serve at least this.
 DEFAULT_CONTEXT_WINDOW = 4096
@@ -66,7 +66,7 @@ class Generator(ABC):
     def prompt(self, request: GenerationRequest) -> Prompt:
         """The chat this backend sends for `request`, trimmed to `prompt_budget` by its own count.
 
-        Raises `chatbot.prompts.PromptBudgetError` when the rules and the question do not fit.
+        Raises `chatbot.stages.prompts.PromptBudgetError` when the rules and the question do not fit.
         """
         return build_prompt(request, max_tokens=self.prompt_budget(request), count_tokens=self.count_chat_tokens)
 

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from chatbot.generators.base import Generator
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import Prompt
+from chatbot.stages.prompts import Prompt
 
 
 class ExtractiveGenerator(Generator):

@@ -34,8 +34,8 @@ from typing import Any, Iterator
 from chatbot.generators.base import Generator, stripped_pieces
 from chatbot.generators.batching import BatchingOptions, ContinuousBatcher, TokenStream
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import Messages
-from knowledge_base.devices import DeviceChoice, resolve_device
+from chatbot.stages.prompts import Messages
+from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 
 log = logging.getLogger(__name__)
 REPLACEMENT_CHARACTER = "\ufffd"  # what decoding makes of an incomplete UTF-8 sequence
@@ -157,7 +157,7 @@ class LocalGenerator(Generator):
 
     `max_new_tokens` caps every request (a request may ask for fewer). `device` is a
     `resolve_device` setting ("auto", "cpu", "mps", a CUDA device). `adapter` is a LoRA adapter
-    folder (a fine-tuned version, see chatbot/model_registry.py) merged into `model` on load.
+    folder (a fine-tuned version, see chatbot/generators/registry.py) merged into `model` on load.
     `batching` sizes the continuous batching of concurrent requests; None generates each request
     on its own.
     """

@@ -23,8 +23,8 @@ from typing import Iterator
 from chatbot.generators.base import Generator
 from chatbot.generators.local import LocalGenerator
 from chatbot.messages import GenerationRequest
-from chatbot.model_registry import ModelRegistry, ModelVersionError
-from chatbot.prompts import Messages
+from chatbot.generators.registry import ModelRegistry, ModelVersionError
+from chatbot.stages.prompts import Messages
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from chatbot.generators.batching import BatchingOptions, ContinuousBatcher
 from chatbot.generators.local import LocalGenerator
 from chatbot.messages import ChatMessage, GenerationRequest
 from knowledge_base.entries import Entry
-from knowledge_base.hits import Hit
+from knowledge_base.retrieval.hits import Hit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RETURNS = Hit(Entry("returns", "How long do I have to return an item?",
@@ -239,7 +239,7 @@ GPU_BOX_PACKAGES = {"torch", "transformers", "numpy", "tqdm", "psutil", "safeten
 PROJECT = {"chatbot", "knowledge_base"}
 BENCH_PATH = [
     "bench/bench_generation.py", "chatbot/generators/local.py", "chatbot/generators/batching.py",
-    "chatbot/messages.py", "knowledge_base/devices.py",
+    "chatbot/messages.py", "knowledge_base/embedding/devices.py",
 ]
 
 
@@ -250,7 +250,7 @@ def test_bench_path_imports_only_what_the_gpu_machine_has() -> None:
         "before = set(sys.modules)\n"
         "spec = importlib.util.spec_from_file_location('bench_generation', 'bench/bench_generation.py')\n"
         "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-        "import chatbot.generators.local, chatbot.generators.batching, chatbot.messages, knowledge_base.devices\n"
+        "import chatbot.generators.local, chatbot.generators.batching, chatbot.messages, knowledge_base.embedding.devices\n"
         "new = sorted(set(sys.modules) - before)\n"
         "print(json.dumps([[m, getattr(sys.modules[m], '__file__', None)] for m in new]))\n"
     )

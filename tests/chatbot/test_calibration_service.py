@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.evaluation import evaluate
+from chatbot.evaluation.run import evaluate
 from chatbot.services import DEMO_KB, build_services
 from chatbot.settings import Settings
-from chatbot.turn_labels import UnknownEntry, UnknownTurn
+from chatbot.conversations.labels import UnknownEntry, UnknownTurn
 
 # Questions about other shops and services that the untuned model scores like the demo shop's
 # own entries (its shipping-times, gift-card and tracking phrasings).

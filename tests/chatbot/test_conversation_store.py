@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from chatbot.conversation_store import ConversationStore, MessageRow
-from chatbot.database import DatabaseUnavailable, create_db_engine, upgrade_database
-from chatbot.grounding import GroundingResult
+from chatbot.conversations.store import ConversationStore, MessageRow
+from chatbot.conversations.database import DatabaseUnavailable, create_db_engine, upgrade_database
+from chatbot.stages.grounding import GroundingResult
 from chatbot.messages import Citation, Reply
-from chatbot.turn_labels import LabelError, UnknownTurn
+from chatbot.conversations.labels import LabelError, UnknownTurn
 from tests.pg_server import PostgresServer, free_port
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine
 from chatbot.engine import ChatEngine
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.messages import ChatMessage

@@ -17,10 +17,10 @@ from chatbot.finetune.dataset import (
 from chatbot.finetune.metrics import agrees, answer_metrics, normalise_answer
 from chatbot.finetune.training import TrainOptions, TrainingPlan, training_plan
 from chatbot.messages import GenerationRequest
-from chatbot.prompts import build_messages
+from chatbot.stages.prompts import build_messages
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
-from knowledge_base.devices import DeviceChoice, resolve_device
+from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 from knowledge_base.entries import Entry
 
 FAQ = """id,question,alternates,answer,language

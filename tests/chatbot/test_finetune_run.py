@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine
 from chatbot.finetune.dataset import build_examples, split_phrasings
 from chatbot.finetune.metrics import agrees
 from chatbot.finetune.training import TrainOptions, TrainingPlan, load_for_training, tokenize_example, train_model
 from chatbot.generators.local import SHIPPED_MODELS, LocalGenerator, convert_gguf, shipped_gguf_path
 from chatbot.generators.promoted import version_generator
-from chatbot.model_registry import ModelCard, ModelRegistry
+from chatbot.generators.registry import ModelCard, ModelRegistry
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 

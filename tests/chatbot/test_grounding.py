@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.grounding import GroundingChecker, check_grounding, citation_numbers, content_terms
-from chatbot.nli import NliModel
-from chatbot.numbers import chinese_numeral_value, stated_numbers
-from knowledge_base.embedder import resolve_model_path
+from chatbot.stages.grounding import GroundingChecker, check_grounding, citation_numbers, content_terms
+from chatbot.stages.nli import NliModel
+from chatbot.stages.numbers import chinese_numeral_value, stated_numbers
+from knowledge_base.embedding.embedder import resolve_model_path
 from knowledge_base.entries import Entry
-from knowledge_base.retriever import Hit
+from knowledge_base.retrieval.retriever import Hit
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.guard import check_message
+from chatbot.stages.guard import check_message
 
 
 @pytest.mark.parametrize(("raw", "cleaned"), [

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.services import build_services
 from chatbot.settings import Settings
-from knowledge_base.tuning import TUNING_FILE
+from knowledge_base.embedding.tuning import TUNING_FILE
 
 ROWS = [
     ("ship-time", "How long does shipping take?", "When will my order arrive?|delivery time|how many days to ship"),

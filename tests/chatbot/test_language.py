@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.language import detect_language
+from chatbot.stages.language import detect_language
 
 
 @pytest.mark.parametrize(("text", "language"), [

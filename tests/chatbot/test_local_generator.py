@@ -27,7 +27,7 @@ from chatbot.generators.local import (
 )
 from chatbot.messages import GenerationRequest
 from knowledge_base.entries import Entry
-from knowledge_base.retriever import Hit
+from knowledge_base.retrieval.retriever import Hit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RETURNS = Hit(
@@ -81,7 +81,7 @@ def test_conversion_leaves_one_complete_safetensors_folder(generator: LocalGener
 def test_runs_on_the_resolved_cpu_device(generator: LocalGenerator) -> None:
     import torch
 
-    from knowledge_base.devices import resolve_device
+    from knowledge_base.embedding.devices import resolve_device
 
     assert generator.name == "local:smollm2"
     assert generator.device_choice == resolve_device("cpu")
@@ -131,7 +131,7 @@ def test_converted_folder_loads_as_a_plain_local_folder(generator: LocalGenerato
 
 def test_import_chatbot_does_not_import_torch() -> None:
     code = (
-        "import sys, chatbot, knowledge_base, chatbot.prompts, chatbot.generators.local, "
+        "import sys, chatbot, knowledge_base, chatbot.stages.prompts, chatbot.generators.local, "
         "chatbot.generators.factory; "
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     )

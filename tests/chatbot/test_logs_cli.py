@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine, upgrade_database
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine, upgrade_database
 from chatbot.messages import Citation, Reply
 from knowledge_base.entries import Entry
 from knowledge_base.repository import KnowledgeBaseRepository

@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from chatbot.conversation_store import ConversationStore  # registers the conversation tables
-from chatbot.database import (
+from chatbot.conversations.store import ConversationStore  # registers the conversation tables
+from chatbot.conversations.database import (
     alembic_config,
     check_database,
     create_db_engine,

@@ -11,7 +11,7 @@ import pytest
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.generators.local import LocalGenerator
 from chatbot.generators.promoted import PromotedVersionGenerator, follow_promoted
-from chatbot.model_registry import CARD_FILE, ModelCard, ModelRegistry, ModelVersionError, new_version_id
+from chatbot.generators.registry import CARD_FILE, ModelCard, ModelRegistry, ModelVersionError, new_version_id
 
 
 def make_version(registry: ModelRegistry, version_id: str, base: str = "smollm2", kind: str = "lora",

@@ -13,9 +13,9 @@ import pytest
 
 from chatbot.generators.local import LocalGenerator
 from chatbot.messages import ChatMessage, GenerationRequest
-from chatbot.prompts import PromptBudgetError, estimate_chat_tokens
+from chatbot.stages.prompts import PromptBudgetError, estimate_chat_tokens
 from knowledge_base.entries import Entry
-from knowledge_base.retriever import Hit
+from knowledge_base.retrieval.retriever import Hit
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.messages import ChatMessage, GenerationRequest
-from chatbot.prompts import (
+from chatbot.stages.prompts import (
     PromptBudgetError,
     build_messages,
     build_prompt,
@@ -19,7 +19,7 @@ from chatbot.prompts import (
     trim,
 )
 from knowledge_base.entries import Entry
-from knowledge_base.retriever import Hit
+from knowledge_base.retrieval.retriever import Hit
 
 
 def hit(entry_id: str, question: str, answer: str, score: float = 0.9) -> Hit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.redaction import luhn_valid, redact_pii
+from chatbot.conversations.redaction import luhn_valid, redact_pii
 
 
 @pytest.mark.parametrize(

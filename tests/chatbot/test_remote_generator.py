@@ -28,7 +28,7 @@ from chatbot.messages import GenerationRequest
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 from knowledge_base.entries import Entry
-from knowledge_base.retriever import Hit
+from knowledge_base.retrieval.retriever import Hit
 from live_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

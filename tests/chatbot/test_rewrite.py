@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.messages import ChatMessage
-from chatbot.rewrite import follow_up_context, is_follow_up
+from chatbot.stages.rewrite import follow_up_context, is_follow_up
 
 HISTORY = [ChatMessage("user", "How long does shipping take?"), ChatMessage("assistant", "3-5 days.")]
 

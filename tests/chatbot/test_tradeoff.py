@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.eval_report import format_text, tradeoff_svg, write_html_report
-from chatbot.evaluation import Case, CaseResult, compute_metrics
-from chatbot.tradeoff import operating_point, threshold_tradeoff, tradeoff_curve
+from chatbot.evaluation.report import format_text, tradeoff_svg, write_html_report
+from chatbot.evaluation.run import Case, CaseResult, compute_metrics
+from chatbot.evaluation.tradeoff import operating_point, threshold_tradeoff, tradeoff_curve
 
 THRESHOLD = 0.62
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from knowledge_base.db_models import Base
-from knowledge_base.embedder import Embedder
+from knowledge_base.embedding.embedder import Embedder
 from knowledge_base.entries import Entry
 from knowledge_base.repository import KnowledgeBaseRepository
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from knowledge_base.devices import DeviceChoice, resolve_device
+from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 
 
 def test_cpu_runs_in_float32() -> None:

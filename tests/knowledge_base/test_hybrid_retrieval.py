@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.entries import Entry
-from knowledge_base.index import IndexStore
-from knowledge_base.retriever import Retriever
-from knowledge_base.sync import sync_index
+from knowledge_base.index.store import IndexStore
+from knowledge_base.retrieval.retriever import Retriever
+from knowledge_base.index.sync import sync_index
 
 PRODUCTS = [
     Entry("charger-xr200", "Does the charger work with my phone?",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.entries import Entry
-from knowledge_base.index import IndexNotBuilt, IndexStore
-from knowledge_base.retriever import Retriever
-from knowledge_base.sync import sync_index
+from knowledge_base.index.store import IndexNotBuilt, IndexStore
+from knowledge_base.retrieval.retriever import Retriever
+from knowledge_base.index.sync import sync_index
 
 
 def top_ids(retriever: Retriever, query: str, k: int = 3) -> list[str]:
@@ -42,7 +42,7 @@ def test_search_finds_the_entry_by_its_best_phrasing(shop_entries, tmp_path: Pat
 
 def test_one_change_updates_the_index_without_re_embedding_everything(shop_entries, 
         tmp_path: Path, repository, embedder, monkeypatch) -> None:
-    monkeypatch.setattr("knowledge_base.retriever.REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr("knowledge_base.retrieval.retriever.REFRESH_SECONDS", 0.0)
     repository.upsert(shop_entries)
     store = IndexStore(tmp_path / "index")
     sync_index(repository, store, embedder)

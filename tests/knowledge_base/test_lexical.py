@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.entries import Entry
-from knowledge_base.lexical import (
+from knowledge_base.retrieval.lexical import (
     MANIFEST,
     LexicalIndex,
     TextTokenizer,
@@ -144,7 +144,7 @@ def test_unknown_chinese_mode_is_rejected() -> None:
 
 
 def test_import_loads_no_search_library() -> None:
-    code = ("import sys, knowledge_base.lexical, knowledge_base.fusion; "
+    code = ("import sys, knowledge_base.retrieval.lexical, knowledge_base.retrieval.fusion; "
             "print(sorted(m for m in ('bm25s', 'jieba', 'Stemmer', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

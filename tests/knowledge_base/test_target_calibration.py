@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.calibration import (
+from knowledge_base.retrieval.calibration import (
     CalibrationInputs,
     calibrate,
     labelled_pairs,
@@ -17,7 +17,7 @@ from knowledge_base.calibration import (
     target_threshold,
 )
 from knowledge_base.entries import Entry
-from knowledge_base.index import IndexStore
+from knowledge_base.index.store import IndexStore
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 # Logged questions staff marked out of scope: they sound like entries of the demo shop, so the

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from knowledge_base.entries import Entry
-from knowledge_base.tuning import build_pairs, data_hash, plan_batches
+from knowledge_base.embedding.tuning import build_pairs, data_hash, plan_batches
 
 # 8 entries x 4 phrasings to tune on, and one unseen paraphrase of each to check generalisation.
 KB = {
@@ -93,7 +93,7 @@ def test_data_hash_ignores_entry_order_and_sees_a_changed_phrasing() -> None:
 
 
 def test_importing_tuning_does_not_import_torch() -> None:
-    code = "import sys, knowledge_base.tuning; print('torch' in sys.modules)"
+    code = "import sys, knowledge_base.embedding.tuning; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -109,8 +109,8 @@ def _own_margin(vectors: np.ndarray, ids: list[str], queries: np.ndarray, expect
 
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory):
-    from knowledge_base.embedder import resolve_model_path
-    from knowledge_base.tuning import tune_embedder
+    from knowledge_base.embedding.embedder import resolve_model_path
+    from knowledge_base.embedding.tuning import tune_embedder
 
     base = resolve_model_path("all-MiniLM-L6-v2")
     out = tmp_path_factory.mktemp("tuning") / "tuned"
@@ -147,7 +147,7 @@ def test_tuned_model_loads_keeps_its_config_and_learns_the_kb(tuned) -> None:
 def test_same_entries_in_another_order_give_the_same_hash_and_model(tuned, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from knowledge_base.tuning import tune_embedder
+    from knowledge_base.embedding.tuning import tune_embedder
 
     base_path, first = tuned
     again = tune_embedder(base_path, _entries(list(reversed(KB))), tmp_path / "again", epochs=1, device="cpu")
@@ -160,8 +160,8 @@ def test_same_entries_in_another_order_give_the_same_hash_and_model(tuned, tmp_p
 
 @pytest.mark.slow
 def test_classifier_head_predicts_the_entry_of_a_training_phrasing(tuned) -> None:
-    from knowledge_base.embedder import Embedder
-    from knowledge_base.entry_head import blend, entry_max_cosine, fit_entry_head
+    from knowledge_base.embedding.embedder import Embedder
+    from knowledge_base.retrieval.entry_head import blend, entry_max_cosine, fit_entry_head
 
     _, report = tuned
     embedder = Embedder(str(report.out_dir), device="cpu")

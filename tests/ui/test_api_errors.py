@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine
 from chatbot.engine import ChatEngine
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.settings import Settings
-from knowledge_base.index import Manifest
+from knowledge_base.index.store import Manifest
 from ui.server import DATABASE_DOWN, create_app
 
 MANIFEST = Manifest("all-MiniLM-L6-v2", 384, 2, 10, 30, "abc", 0.0)

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from chatbot.database import DatabaseUnavailable
+from chatbot.conversations.database import DatabaseUnavailable
 from chatbot.messages import Citation, Reply
-from ui.chat_app import UNAVAILABLE, ChatHandlers, build_chat_app
-from ui.rendering import customer_text, escape_markdown, render_reply, sources_footer
+from ui.chat.app import UNAVAILABLE, ChatHandlers, build_chat_app
+from ui.chat.rendering import customer_text, escape_markdown, render_reply, sources_footer
 
 SHIPPING = Citation(1, "shipping", "How long does shipping take?", 0.81, "https://help.example.com/shipping")
 

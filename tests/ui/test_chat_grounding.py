@@ -14,7 +14,7 @@ from scripted_generator import ScriptedGenerator
 from chatbot.engine import ChatEngine
 from chatbot.services import build_services
 from chatbot.settings import Settings
-from ui.chat_app import ChatHandlers
+from ui.chat.app import ChatHandlers
 
 FAQ = """id,question,answer
 returns,Can I return an item?,You can return items within 30 days of delivery.

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbot.conversation_store import ConversationStore
-from chatbot.database import create_db_engine
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.database import create_db_engine
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 from live_server import module_home, running_server

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from knowledge_base.calibration import CalibrationInputs
-from knowledge_base.embedder import Embedder
-from knowledge_base.index import IndexStore, Manifest
+from knowledge_base.retrieval.calibration import CalibrationInputs
+from knowledge_base.embedding.embedder import Embedder
+from knowledge_base.index.store import IndexStore, Manifest
 from knowledge_base.repository import KnowledgeBaseRepository
 
 
@@ -15,7 +15,7 @@ def sync_index(repository: KnowledgeBaseRepository, store: IndexStore, embedder:
 
     A full rebuild happens when asked, when there is no snapshot yet, or when the embedding model
     changed; otherwise only the entries changed since the snapshot's version are re-embedded.
-    A new snapshot's answer threshold is calibrated with `calibration` (knowledge_base.calibration).
+    A new snapshot's answer threshold is calibrated with `calibration` (knowledge_base.retrieval.calibration).
     A snapshot whose index is not the kind the store would build now (its `index_type` setting
     changed) is rebuilt from its stored vectors, without re-embedding.
     """

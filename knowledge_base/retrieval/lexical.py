@@ -1,7 +1,7 @@
 """Lexical retrieval: BM25 over every phrasing and answer of the knowledge base (`bm25s`).
 
 Dense retrieval wins on paraphrases; BM25 wins where the exact word matters: product names and
-codes ("XR-200", "WELCOME10"), and Chinese with an English embedder. `knowledge_base.fusion`
+codes ("XR-200", "WELCOME10"), and Chinese with an English embedder. `knowledge_base.retrieval.fusion`
 combines the two rankings.
 
 Tokenisation works for mixed English/Chinese text: NFKC (full-width letters and digits become

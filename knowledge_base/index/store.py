@@ -4,10 +4,10 @@ Layout under the index folder (``CHATBOT_HOME/index``)::
 
     CURRENT                      name of the snapshot in service (replaced with os.replace)
     snapshots/<name>/index.faiss inner-product index over unit vectors, one per phrasing; its kind
-                                 (flat, HNSW, IVF) follows the KB's size (knowledge_base.ann)
+                                 (flat, HNSW, IVF) follows the KB's size (knowledge_base.index.ann)
     snapshots/<name>/phrasings.jsonl  vector id -> entry id and phrasing text
     snapshots/<name>/entries.jsonl    the entries at this KB version (what hits return)
-    snapshots/<name>/lexical.*        BM25 over the phrasings and answers (knowledge_base.lexical)
+    snapshots/<name>/lexical.*        BM25 over the phrasings and answers (knowledge_base.retrieval.lexical)
     snapshots/<name>/manifest.json    model, dimension, KB version, counts, checksum, calibration
 
 A crash mid-build leaves a `.tmp-*` folder behind and `CURRENT` unchanged, so the old snapshot
@@ -34,21 +34,21 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from knowledge_base import ann
-from knowledge_base.ann import IndexSpec
-from knowledge_base.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs, calibrate
+from knowledge_base.index import ann
+from knowledge_base.index.ann import IndexSpec
+from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs, calibrate
 from knowledge_base.entries import Entry
-from knowledge_base.entry_head import HEAD_WEIGHT, EntryHead, fit_entry_head, head_wanted
-from knowledge_base.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
-from knowledge_base.hits import Hit
-from knowledge_base.lexical import MANIFEST as LEXICAL_MANIFEST
-from knowledge_base.lexical import LexicalIndex, entry_documents
-from knowledge_base.tuning import tuned_from
+from knowledge_base.retrieval.entry_head import HEAD_WEIGHT, EntryHead, fit_entry_head, head_wanted
+from knowledge_base.retrieval.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
+from knowledge_base.retrieval.hits import Hit
+from knowledge_base.retrieval.lexical import MANIFEST as LEXICAL_MANIFEST
+from knowledge_base.retrieval.lexical import LexicalIndex, entry_documents
+from knowledge_base.embedding.tuning import tuned_from
 
 if TYPE_CHECKING:
     import faiss
 
-    from knowledge_base.embedder import Embedder
+    from knowledge_base.embedding.embedder import Embedder
 
 KEEP_SNAPSHOTS = 3  # older snapshots are removed; a few stay for processes still reading them
 log = logging.getLogger(__name__)
@@ -67,14 +67,14 @@ class Manifest:
     phrasing_count: int
     checksum: str
     created_at: float
-    index_type: str = "flat"  # "flat", "hnsw" or "ivf" (knowledge_base.ann)
+    index_type: str = "flat"  # "flat", "hnsw" or "ivf" (knowledge_base.index.ann)
     snapshot: str = ""
-    answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.calibration)
+    answer_threshold: float | None = None  # calibrated on the phrasings (knowledge_base.retrieval.calibration)
     lexical_weight: float = 0.0  # BM25's share in fusion, scaled to this model's cosine spread
     index_params: dict[str, int] = field(default_factory=dict)  # M, efConstruction, efSearch / nlist, nprobe
     tombstones: int = 0  # deleted phrasings an HNSW graph still holds (filtered out of searches)
     mmap: bool = False  # serving processes memory-map index.faiss (FAISS IO_FLAG_MMAP_IFC)
-    calibration: dict | None = None  # knowledge_base.calibration.Calibration: rule, expected rates
+    calibration: dict | None = None  # knowledge_base.retrieval.calibration.Calibration: rule, expected rates
     entry_head: bool = False  # a classifier head (head.npz) blends into the scores: entry_head.py
     head_weight: float = 0.0
 
@@ -152,7 +152,7 @@ class Snapshot:
         """FAISS's (scores, vector ids) of the `k` nearest live phrasings of each query row;
         deleted phrasings still in an HNSW graph are never returned. Missing results have id -1.
 
-        A single query runs on one OpenMP thread (see knowledge_base.ann); batches use them all."""
+        A single query runs on one OpenMP thread (see knowledge_base.index.ann); batches use them all."""
         import faiss
 
         if k < 1:
@@ -200,14 +200,14 @@ def _checksum(folder: Path) -> str:
 class IndexStore:
     """Builds, updates and loads snapshots in one folder. Safe across processes (file lock).
 
-    `index_type` ("auto", "flat", "hnsw", "ivf"; see knowledge_base.ann) decides the kind of
+    `index_type` ("auto", "flat", "hnsw", "ivf"; see knowledge_base.index.ann) decides the kind of
     index each build makes; `mmap` whether `load` maps index files where FAISS can.
     """
 
     def __init__(self, index_dir: Path, entry_head: str = "auto", index_type: str = "auto",
                  mmap: bool = True) -> None:
         """`entry_head`: fit a classifier head over the entries ("auto", "on", "off"; see
-        `knowledge_base.entry_head.head_wanted`)."""
+        `knowledge_base.retrieval.entry_head.head_wanted`)."""
         head_wanted(entry_head, 0, 0)  # a bad value fails here, not at the first build
         self.entry_head = entry_head
         self.index_dir = Path(index_dir)

@@ -211,7 +211,7 @@ def cross_validated_scores(vectors: np.ndarray, entry_ids: Sequence[str], *,
     each scored as a new question: the head is fitted without its fold and the cosine is taken
     over the phrasings outside its fold, exactly as a customer's paraphrase would be scored.
 
-    These pairs calibrate the threshold (knowledge_base.calibration) when the snapshot has a head.
+    These pairs calibrate the threshold (knowledge_base.retrieval.calibration) when the snapshot has a head.
     `init`: the head fitted on all of them, which each fold's fit starts from (10x faster at
     1,000 entries than starting from zero, to the same tolerance).
     """

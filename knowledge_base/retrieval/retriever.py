@@ -15,12 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from knowledge_base.embedder import Embedder
+from knowledge_base.embedding.embedder import Embedder
 from knowledge_base.entries import Entry
-from knowledge_base.entry_head import blend
-from knowledge_base.fusion import weighted_fusion
-from knowledge_base.hits import Hit
-from knowledge_base.index import IndexStore, Snapshot
+from knowledge_base.retrieval.entry_head import blend
+from knowledge_base.retrieval.fusion import weighted_fusion
+from knowledge_base.retrieval.hits import Hit
+from knowledge_base.index.store import IndexStore, Snapshot
 
 # Each entry has several phrasings, so more vectors than entries are fetched before grouping.
 OVERFETCH = 8
@@ -87,7 +87,7 @@ class Retriever:
 
         `Hit.score` is the decision score, which the abstain threshold reads: the cosine of the
         entry's best phrasing, blended with the classifier head's probability for the entry when
-        the snapshot has a head (`knowledge_base.entry_head`). BM25 (`lexical_weight`; None: the
+        the snapshot has a head (`knowledge_base.retrieval.entry_head`). BM25 (`lexical_weight`; None: the
         weight calibrated for this snapshot, 0: dense only) reorders the candidates but never
         changes a hit's score. `context` (the question a follow-up refers to) is mixed into the
         query vector at `CONTEXT_WEIGHT`; BM25 sees only the follow-up's own words, which are

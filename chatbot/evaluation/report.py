@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.evaluation import ABSTAIN, CaseResult
-from chatbot.tradeoff import tradeoff_curve
+from chatbot.evaluation.run import ABSTAIN, CaseResult
+from chatbot.evaluation.tradeoff import tradeoff_curve
 
 WORST_ENTRIES = 10
 OUTCOMES = {  # outcome of a case by its top entry, whatever the decision -> chart colour

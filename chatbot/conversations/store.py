@@ -7,7 +7,7 @@
     >>> store.label_turn(trace_id, "shipping-time", review="approved")
     >>> store.labelled_turns(reviews={"approved", "corrected"})  # -> [LabelledTurn(...), ...]
 
-Connection failures surface as `chatbot.database.DatabaseUnavailable`.
+Connection failures surface as `chatbot.conversations.database.DatabaseUnavailable`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql import Subquery
 
-from chatbot.database import database_errors
+from chatbot.conversations.database import database_errors
 from chatbot.messages import ChatMessage, Reply
-from chatbot.redaction import redact_pii
-from chatbot.turn_labels import (
+from chatbot.conversations.redaction import redact_pii
+from chatbot.conversations.labels import (
     LabelledTurn,
     LoggedTurn,
     TurnLabel,
@@ -313,7 +313,7 @@ class ConversationStore:
         with self._session() as session:
             return session.scalar(select(func.count(TurnTraceRow.id))) or 0
 
-    # -- staff labels (chatbot.turn_labels) ------------------------------------------------------
+    # -- staff labels (chatbot.conversations.labels) ------------------------------------------------------
     def label_turn(self, turn_id: int, expected_id: str | None, review: str | None = None,
                    corrected_answer: str | None = None, labelled_by: str = "") -> TurnLabel:
         """Label a logged turn, replacing any earlier label: `expected_id` is the entry that should

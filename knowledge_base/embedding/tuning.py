@@ -9,7 +9,7 @@ plain sentence-transformers folder, so the `Embedder` loads it like any other.
     >>> Embedder(str(report.out_dir)).encode(["where is my card?"]).shape
     (1, 384)
 
-The classifier head over the (tuned) embeddings lives in `knowledge_base.entry_head`.
+The classifier head over the (tuned) embeddings lives in `knowledge_base.retrieval.entry_head`.
 torch, sentence-transformers and datasets load only when a function needs them.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 
-from knowledge_base.devices import resolve_device
+from knowledge_base.embedding.devices import resolve_device
 from knowledge_base.entries import Entry
 
 POSITIVES_PER_PHRASING = 2

@@ -33,9 +33,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatbot.database import DatabaseUnavailable
+from chatbot.conversations.database import DatabaseUnavailable
 from chatbot.messages import Reply
-from ui.openai_schema import (
+from ui.api.openai_schema import (
     MODEL_ID,
     ChatCompletionRequest,
     ChunkWriter,
@@ -48,7 +48,7 @@ from ui.openai_schema import (
     split_turn,
     usage,
 )
-from ui.responses import DATABASE_DOWN
+from ui.api.responses import DATABASE_DOWN
 
 if TYPE_CHECKING:
     from chatbot.services import Services

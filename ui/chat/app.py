@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from chatbot.database import DatabaseUnavailable
+from chatbot.conversations.database import DatabaseUnavailable
 from chatbot.messages import Reply
-from ui.rendering import customer_text, escape_markdown, render_reply
-from ui.responses import sources_to_json
+from ui.chat.rendering import customer_text, escape_markdown, render_reply
+from ui.api.responses import sources_to_json
 
 if TYPE_CHECKING:
     from chatbot.services import Services

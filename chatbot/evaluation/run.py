@@ -5,7 +5,7 @@ question the bot should abstain on. Metrics follow DESIGN.md's `chatbot eval` co
 the seeds' terms: answer and wrong-answer rates, per-entry precision / recall / F1 (the label is
 the entry answered, or "abstain"; out-of-scope lines expect "abstain"), their macro average and
 the most confused (expected -> predicted) pairs, and the same decision at other thresholds
-(`chatbot.tradeoff`).
+(`chatbot.evaluation.tradeoff`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from chatbot.engine import ChatEngine, Decision
-from chatbot.tradeoff import threshold_tradeoff
+from chatbot.evaluation.tradeoff import threshold_tradeoff
 
 ABSTAIN = "abstain"  # the label of an abstention, and the expected label of out-of-scope lines
 CONFUSED_PAIRS = 10

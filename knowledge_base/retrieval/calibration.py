@@ -26,7 +26,7 @@ A rate is only measured once there are enough pairs: the target rule needs at le
 less swings the rate past the target; smaller KBs keep the quantile rule.
 
 Leave-one-out and labelled turns are scored as the retriever scores a query, less BM25: the
-dense cosine, or, when the snapshot has a classifier head (`knowledge_base.entry_head`), the
+dense cosine, or, when the snapshot has a classifier head (`knowledge_base.retrieval.entry_head`), the
 blend of cosine and head probability. With a head, the phrasings' pairs come from k-fold cross-
 validation (the head refitted without the held-out fold), so a phrasing never votes for itself.
 The engine's BM25 fusion may reorder near-ties, so the rates recorded are those of the dense decision.
@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from knowledge_base.entry_head import EntryHead, blend, cross_validated_scores, entry_max_cosine
+from knowledge_base.retrieval.entry_head import EntryHead, blend, cross_validated_scores, entry_max_cosine
 
 DEFAULT_QUANTILE = 0.05
 # A model tuned on these very phrasings scores them higher than it will score new questions, so

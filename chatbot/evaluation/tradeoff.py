@@ -9,7 +9,7 @@ any threshold follows from the results without running the test set again.
 
 The thresholds found here for a wrong-answer rate are fitted on the test set itself: they show the
 trade-off, they do not promise the rate on new questions (the threshold in service is calibrated
-on the knowledge base's own phrasings and labelled turns, see knowledge_base.calibration).
+on the knowledge base's own phrasings and labelled turns, see knowledge_base.retrieval.calibration).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from knowledge_base.calibration import WRONG_RATE_TARGETS, target_threshold
+from knowledge_base.retrieval.calibration import WRONG_RATE_TARGETS, target_threshold
 
 if TYPE_CHECKING:
-    from chatbot.evaluation import CaseResult
+    from chatbot.evaluation.run import CaseResult
 
 @dataclass(frozen=True)
 class Operating:

@@ -1,7 +1,7 @@
 """Staff labels on logged turns: which entry should have answered (or none: out of scope), and
 whether the bot's answer was approved or corrected.
 
-The labels feed the answer-threshold calibration (knowledge_base.calibration, through
+The labels feed the answer-threshold calibration (knowledge_base.retrieval.calibration, through
 chatbot.services) and fine-tuning (approved and corrected answers). The table and its records
 live here; `ConversationStore.label_turn` / `labelled_turns` / `recent_turns` read and write them.
 """

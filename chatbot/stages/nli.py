@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from knowledge_base.devices import DeviceChoice, resolve_device
+from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 
 
 class NliModel:

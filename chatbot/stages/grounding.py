@@ -5,7 +5,7 @@ answer when it fails). Cheap rules first, then an optional NLI model:
 
 1. the answer is not empty;
 2. every citation `[n]` refers to an entry that was given (1 … number of entries);
-3. every number the answer states (digits, spelled-out, Chinese numerals; see `chatbot.numbers`)
+3. every number the answer states (digits, spelled-out, Chinese numerals; see `chatbot.stages.numbers`)
    appears in the cited entries, or in entry [1] when the answer cites none. The customer's own
    words do not count: a number that is not in the entries never passes;
 4. the answer is a cited entry's answer word for word, or most of its content terms appear in
@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chatbot.numbers import CHINESE_NUMERAL, stated_numbers
+from chatbot.stages.numbers import CHINESE_NUMERAL, stated_numbers
 
 if TYPE_CHECKING:
-    from chatbot.nli import NliModel
-    from knowledge_base.lexical import TextTokenizer
-    from knowledge_base.retriever import Hit
+    from chatbot.stages.nli import NliModel
+    from knowledge_base.retrieval.lexical import TextTokenizer
+    from knowledge_base.retrieval.retriever import Hit
 
 DEFAULT_MIN_OVERLAP = 0.6
 # "[1]", "[1][2]", "[1, 3]"
@@ -75,14 +75,14 @@ def strip_citations(text: str) -> str:
 def _tokenizer_and_stop_words() -> tuple["TextTokenizer", frozenset[str]]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    from knowledge_base.lexical import TextTokenizer
+    from knowledge_base.retrieval.lexical import TextTokenizer
 
     tokenizer = TextTokenizer()  # the BM25 tokenizer: stems, so the stop words are stemmed too
     return tokenizer, frozenset(tokenizer(" ".join([*STOPWORDS_EN_PLUS, *_FILLER])))
 
 
 def content_terms(text: str) -> set[str]:
-    """The terms whose overlap is measured, as the BM25 index tokenises (`knowledge_base.lexical`):
+    """The terms whose overlap is measured, as the BM25 index tokenises (`knowledge_base.retrieval.lexical`):
     stemmed words of spaced scripts (stop words and politeness left out), the characters and
     character pairs of Chinese; not numbers, which rule 3 checks."""
     tokenizer, stop = _tokenizer_and_stop_words()
