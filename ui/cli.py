@@ -209,7 +209,8 @@ def eval_command(testset: Path = typer.Argument(..., help="JSONL: {\"query\", \"
                                                        "with charts to this file.")) -> None:
     """Measure retrieval and the answer/abstain decision on a labelled test set."""
     from chatbot.evaluation.report import format_text, write_html_report
-    from chatbot.evaluation.run import TestSetError, run_evaluation
+    from chatbot.evaluation.cases import TestSetError
+    from chatbot.evaluation.run import run_evaluation
 
     if report is not None and not report.parent.is_dir():  # say so now, not after the whole run
         typer.echo(f"error: cannot write the report: no folder {report.parent}", err=True)

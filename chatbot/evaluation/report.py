@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.evaluation.run import ABSTAIN, CaseResult
+from chatbot.evaluation.cases import ABSTAIN, CaseResult
 from chatbot.evaluation.tradeoff import tradeoff_curve
 
 WORST_ENTRIES = 10

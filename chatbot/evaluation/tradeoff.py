@@ -15,14 +15,13 @@ on the knowledge base's own phrasings and labelled turns, see knowledge_base.ret
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from chatbot.evaluation.cases import CaseResult
 from knowledge_base.retrieval.calibration import WRONG_RATE_TARGETS, target_threshold
 
-if TYPE_CHECKING:
-    from chatbot.evaluation.run import CaseResult
 
 @dataclass(frozen=True)
 class Operating:
@@ -53,7 +52,7 @@ class _Cases:
     in_scope: np.ndarray
 
     @classmethod
-    def of(cls, results: Sequence["CaseResult"]) -> "_Cases":
+    def of(cls, results: Sequence[CaseResult]) -> "_Cases":
         return cls(np.array([r.top_score for r in results], dtype=float),
                    np.array([bool(r.ranked_ids) for r in results], dtype=bool),
                    np.array([bool(r.ranked_ids) and r.ranked_ids[0] == r.case.expected_id for r in results],
@@ -78,12 +77,12 @@ class _Cases:
         )
 
 
-def operating_point(results: Sequence["CaseResult"], threshold: float) -> Operating:
+def operating_point(results: Sequence[CaseResult], threshold: float) -> Operating:
     """The rates if every case were decided at `threshold` (answer when the top score is at or above it)."""
     return _Cases.of(results).at(threshold)
 
 
-def threshold_tradeoff(results: Sequence["CaseResult"], current: float,
+def threshold_tradeoff(results: Sequence[CaseResult], current: float,
                        targets: Sequence[float] = WRONG_RATE_TARGETS) -> list[Operating]:
     """The threshold in service and, for each wrong-answer rate in `targets`, the lowest threshold
     that keeps to it on these results: one row per distinct threshold, sorted. Targets no
@@ -98,7 +97,7 @@ def threshold_tradeoff(results: Sequence["CaseResult"], current: float,
             for threshold in sorted(found_for)]
 
 
-def tradeoff_curve(results: Sequence["CaseResult"], points: int = 60) -> list[Operating]:
+def tradeoff_curve(results: Sequence[CaseResult], points: int = 60) -> list[Operating]:
     """Operating points at `points` thresholds spread evenly over the range of the top scores."""
     cases = _Cases.of(results)
     scores = cases.scores[cases.has_hit]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Collection, Sequence
 
 from tqdm.auto import tqdm
 
-from chatbot.evaluation.run import Case, load_test_set
+from chatbot.evaluation.cases import Case, load_test_set
 from chatbot.finetune.dataset import Example, phrasing_key, prompt_example
 from knowledge_base.entries import Entry
 

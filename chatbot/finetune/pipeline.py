@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot.evaluation.run import TestSetError
+from chatbot.evaluation.cases import TestSetError
 from chatbot.finetune.dataset import (
     Example,
     approved_turn_examples,

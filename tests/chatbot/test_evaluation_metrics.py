@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.evaluation.report import format_text, write_html_report
-from chatbot.evaluation.run import Case, CaseResult, compute_metrics
+from chatbot.evaluation.cases import Case, CaseResult
+from chatbot.evaluation.run import compute_metrics
 
 DESIGN_KEYS = ["n", "hit@1", "hit@k", "mrr", "abstain_precision", "abstain_recall", "answered_accuracy",
                "p50_ms", "p95_ms"]

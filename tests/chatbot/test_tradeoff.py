@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.evaluation.report import format_text, tradeoff_svg, write_html_report
-from chatbot.evaluation.run import Case, CaseResult, compute_metrics
+from chatbot.evaluation.cases import Case, CaseResult
+from chatbot.evaluation.run import compute_metrics
 from chatbot.evaluation.tradeoff import operating_point, threshold_tradeoff, tradeoff_curve
 
 THRESHOLD = 0.62
