@@ -1,0 +1,1 @@
+"""The conversation log: database and migrations, the store, staff labels, PII redaction."""

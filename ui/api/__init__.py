@@ -1,0 +1,1 @@
+"""The HTTP API under /api, the OpenAI-compatible API under /v1, their schemas and errors."""

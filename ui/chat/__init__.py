@@ -1,0 +1,1 @@
+"""The customer chat page (Gradio) at /."""
