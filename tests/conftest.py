@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from chatbot.services import Services
 
 # Models come from installed packages; nothing may reach a hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,6 +41,15 @@ def chatbot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, converted_mode
         if name.startswith("CHATBOT_") and name != "CHATBOT_HOME" and not name.startswith("CHATBOT_TEST_"):
             monkeypatch.delenv(name)
     return home
+
+
+@pytest.fixture
+def make_services(chatbot_home: Path) -> Callable[..., "Services"]:
+    """Build services over this test's CHATBOT_HOME: `make_services(FAQ_CSV, top_k=2)`
+    (see `faq_services.services_with_faq`)."""
+    from faq_services import services_with_faq
+
+    return lambda faq=None, **options: services_with_faq(chatbot_home, faq, **options)
 
 
 # --- PostgreSQL: a real server for integration tests (see tests/pg_server.py) ---------------
