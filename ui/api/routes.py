@@ -5,8 +5,9 @@
     {"answer": "...", "abstained": false, "language": "en", "sources": [...], "conversation_id": "3f2a…", ...}
 
 Conversation ids are issued by the server: leave `conversation_id` out to start a conversation,
-and send the id an answer returned to continue it. An id of another form is a 422 (a request
-validation error on `conversation_id`); a well-formed id the server never issued is a 404. Every
+and send the id an answer returned to continue it. A malformed id (not 1-64 of A-Z a-z 0-9 _ -)
+is a 422, a request validation error on `conversation_id`; a well-formed id the server never
+issued (`"1"`) is a 404, and nothing is logged under it. Every
 error's status and message is set in `ui.api.errors`; the routes only call `Services`.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _issued_form(value: str) -> str:
+def _well_formed(value: str) -> str:
     # The one id rule (chatbot.conversations.ids); a ValueError is how pydantic reports it.
     if not is_conversation_id(value):
         raise ValueError(malformed_message(value))
@@ -42,7 +43,7 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(description="The customer's message.")
-    conversation_id: Annotated[str, AfterValidator(_issued_form)] | None = Field(
+    conversation_id: Annotated[str, AfterValidator(_well_formed)] | None = Field(
         default=None, description="The id a previous answer returned (issued by the server).")
 
 
