@@ -190,7 +190,6 @@ class ConversationStore:
             session.add(ConversationRow(id=conversation_id, channel=channel))
         return conversation_id
 
-    @retry_when_busy
     def ensure_conversation(self, conversation_id: str | None, channel: str = "web") -> str:
         """Start a conversation when `conversation_id` is None, else return the stored one's id.
 
@@ -201,10 +200,14 @@ class ConversationStore:
         if conversation_id is None:
             return self.start_conversation(channel)
         check_conversation_id(conversation_id)
-        with self._session() as session:
-            if session.get(ConversationRow, conversation_id) is None:
-                raise InvalidConversation(unknown_message(conversation_id))
+        if not self._is_stored(conversation_id):
+            raise InvalidConversation(unknown_message(conversation_id))
         return conversation_id
+
+    @retry_when_busy
+    def _is_stored(self, conversation_id: str) -> bool:
+        with self._session() as session:
+            return session.get(ConversationRow, conversation_id) is not None
 
     def check_text(self, text: str) -> None:
         """Raise `InvalidInput` if `text` cannot be stored in this database as it is: a lone

@@ -101,6 +101,23 @@ def test_a_locked_database_is_busy_after_retries(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.integration
+def test_a_locked_postgres_table_is_busy_after_retries(postgres_db_url: str) -> None:
+    upgrade_database(postgres_db_url)
+    # lock_timeout: a statement that waits longer for a lock fails with SQLSTATE 55P03.
+    engine = create_db_engine(postgres_db_url, connect_args={"options": "-c lock_timeout=50"})
+    holder = create_db_engine(postgres_db_url)
+    try:
+        with holder.begin() as connection:
+            connection.exec_driver_sql("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(DatabaseBusy, match="lock timeout"):
+                ConversationStore(engine).start_conversation()
+        assert ConversationStore(engine).start_conversation()
+    finally:
+        engine.dispose()
+        holder.dispose()
+
+
 def test_log_turn_stores_messages_and_trace(store: ConversationStore) -> None:
     cid = store.start_conversation()
     trace_id = store.log_turn(cid, "How long is shipping?", make_reply(language="de"))
