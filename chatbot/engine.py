@@ -168,9 +168,14 @@ class ChatEngine:
 
         `history`: the earlier messages as the caller has them (an OpenAI-style request carries
         its own), used instead of the stored conversation's; they pass the guard like a turn.
+        Raises `InvalidInput`, `InvalidConversation` and the database errors of `chatbot.errors`
+        at the first `next()`, before anything is yielded.
         """
         settings = self.settings
         clock = _Clock()
+        # Refused before any work: a turn that cannot be logged is not answered (InvalidInput);
+        # an id the server did not issue is InvalidConversation, never adopted.
+        self.store.check_text(text)
         conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
         clock.lap("session")
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversations.store import ConversationStore
-from chatbot.conversations.database import create_db_engine, upgrade_database
+from chatbot.conversations.database import check_database, create_db_engine, upgrade_database
+from chatbot.errors import DatabaseUnavailable
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.batching import BatchingOptions
@@ -151,6 +152,33 @@ class Services:
         model, so the first customer waits for none."""
         self.sync_index(progress=True)
         self.engine.warm_up()
+
+    def health(self) -> "Health":
+        """Whether the bot can answer: the database is reachable and an index is built."""
+        manifest = self.index_store.read_manifest()
+        health = Health("ok", manifest and manifest.kb_version, manifest and manifest.entry_count,
+                        self.generator.name)
+        try:
+            check_database(self.database)
+        except DatabaseUnavailable as error:
+            health.status, health.detail = "unavailable", error.customer_message
+        if manifest is None:
+            health.status, health.detail = "unavailable", NO_INDEX
+        return health
+
+
+NO_INDEX = "No search index is built yet: import a knowledge base."
+
+
+@dataclass
+class Health:
+    """What `Services.health` found; `detail` says why when `status` is "unavailable"."""
+
+    status: str  # "ok" | "unavailable"
+    kb_version: int | None
+    entry_count: int | None
+    generator: str
+    detail: str = ""
 
 
 def build_services(settings: Settings, channel: str = "web", migrate: bool = True) -> Services:

@@ -44,7 +44,7 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _services(channel: str = "cli", **overrides: object):
-    from chatbot.conversations.database import DatabaseUnavailable
+    from chatbot.errors import DatabaseUnavailable
     from chatbot.services import build_services
 
     settings = _settings(**overrides)
@@ -186,12 +186,18 @@ def ask(text: str = typer.Argument(..., help="The customer's message."),
         conversation: Optional[str] = typer.Option(None, "--conversation", help="Continue this conversation."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Ask the bot one question, as a customer would."""
+    from chatbot.errors import DatabaseUnavailable, InvalidConversation, InvalidInput
     from chatbot.messages import reply_to_json
 
     services = _services()
     if services.index_store.read_manifest() is None:
         services.sync_index(progress=True)
-    reply = services.engine.respond(conversation, text)
+    try:
+        reply = services.engine.respond(conversation, text)
+    except (InvalidConversation, InvalidInput, DatabaseUnavailable) as exc:
+        # Exit 2 for what the caller can change (the id, the text), 3 for the database, as above.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3 if isinstance(exc, DatabaseUnavailable) else 2) from None
     if as_json:
         typer.echo(json.dumps(reply_to_json(reply), ensure_ascii=False))
         return
@@ -391,7 +397,8 @@ def model_rollback() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database schema (SQLite file or PostgreSQL) to REVISION."""
-    from chatbot.conversations.database import DatabaseUnavailable, describe_url, upgrade_database
+    from chatbot.conversations.database import describe_url, upgrade_database
+    from chatbot.errors import DatabaseUnavailable
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)

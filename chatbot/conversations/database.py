@@ -3,6 +3,10 @@
     >>> engine = create_db_engine("sqlite:////tmp/bot/chatbot.db")
     >>> upgrade_database("sqlite:////tmp/bot/chatbot.db")   # empty database -> latest schema
     >>> check_database(engine)                              # raises DatabaseUnavailable if down
+    >>> with database_errors(engine): ...                   # driver errors -> chatbot.errors types
+
+The driver's errors are translated here, once, into the typed errors of `chatbot.errors`:
+`DatabaseUnavailable`, `DatabaseBusy` (after `retry_when_busy`'s retries) and `InvalidInput`.
 
 Migrations run programmatically from the `migrations` package folder, so they work from an
 installed package and from any working directory; no `alembic.ini` is read.
@@ -10,23 +14,37 @@ installed package and from any working directory; no `alembic.ini` is read.
 
 from __future__ import annotations
 
+import functools
+import logging
+import random
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from chatbot.errors import ChatbotError, DatabaseBusy, DatabaseUnavailable, InvalidInput
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers wait this long for a lock instead of failing at once
 POSTGRES_CONNECT_TIMEOUT_S = 10  # an unreachable host fails in seconds, not minutes
+# A busy database is tried this many times in all, waiting about 0.1, then 0.2 s (jittered)
+# between tries; SQLite has already waited its busy timeout inside each try.
+BUSY_ATTEMPTS = 3
+BUSY_FIRST_WAIT_S = 0.1
+# PostgreSQL SQLSTATEs that pass by themselves: too many connections (53300), lock not
+# available (55P03), deadlock (40P01), serialization failure (40001).
+_PG_BUSY_STATES = {"53300", "55P03", "40P01", "40001"}
 
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached or opened; the message names it (password masked)."""
-
+P = ParamSpec("P")
+T = TypeVar("T")
 
 def describe_url(url: str | URL) -> str:
     """The URL with its password masked, plus host and database, for error messages and logs."""
@@ -83,30 +101,87 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def _unavailable(url: URL, error: Exception) -> DatabaseUnavailable:
+def _reason(url: URL | None, error: Exception) -> str:
     reason = " ".join(str(getattr(error, "orig", None) or error).split())
-    if url.password:
+    if url is not None and url.password:
         reason = reason.replace(str(url.password), "***")
-    reason = re.sub(r"\(Background on this error at: [^)]*\)", "", reason).strip()
-    return DatabaseUnavailable(f"Database unavailable: {describe_url(url)}: {reason}")
+    return re.sub(r"\(Background on this error at: [^)]*\)", "", reason).strip()
 
 
-def _means_unavailable(error: OperationalError | InterfaceError) -> bool:
-    # sqlite3 reports SQL mistakes ("no such table") as OperationalError too, with the generic
-    # code SQLITE_ERROR; cannot-open, busy, locked, I/O, read-only and corrupt have their own.
-    code = getattr(error.orig, "sqlite_errorname", None)
-    return code != "SQLITE_ERROR"
+def _where(url: URL | None) -> str:
+    return f"{describe_url(url)}: " if url is not None else ""
+
+
+def _is_busy(error: Exception) -> bool:
+    if isinstance(error, PoolTimeout):  # every pooled connection is in use
+        return True
+    orig = getattr(error, "orig", None)
+    # sqlite3: SQLITE_BUSY, SQLITE_LOCKED and their extended codes (SQLITE_BUSY_SNAPSHOT, ...).
+    if str(getattr(orig, "sqlite_errorname", "")).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    return getattr(orig, "sqlstate", None) in _PG_BUSY_STATES
+
+
+def unencodable_text(error: UnicodeEncodeError) -> InvalidInput:
+    """The `InvalidInput` for text that UTF-8 cannot encode: a lone surrogate, which no database
+    stores (`ConversationStore.check_text` finds it before the driver would)."""
+    bad = ", ".join(f"U+{ord(c):04X}" for c in error.object[error.start:error.end])
+    return InvalidInput(f"The text cannot be stored: it holds {bad}, half of a UTF-16 surrogate pair, "
+                        "which is not a character. Send valid Unicode text.")
+
+
+def typed_database_error(error: BaseException, url: URL | None = None) -> ChatbotError | None:
+    """The typed error (`chatbot.errors`) that a database driver's `error` means, or None when it
+    means none of them (a bug: let it surface). The one translation of driver errors: the stores
+    use it through `database_errors`, and front doors as a net for errors that escaped a store.
+    `url` names the database in the operator's message (password masked)."""
+    if isinstance(error, ChatbotError):
+        return error
+    if isinstance(error, DataError):  # PostgreSQL: a NUL character, a value over its column's size
+        return InvalidInput(f"The text cannot be stored: {_reason(None, error).split(chr(10))[0]}")
+    if _is_busy(error):
+        return DatabaseBusy(f"Database busy: {_where(url)}{_reason(url, error)}")
+    if isinstance(error, (OperationalError, InterfaceError)):
+        # sqlite3 reports SQL mistakes ("no such table") as OperationalError too, with the generic
+        # code SQLITE_ERROR; cannot-open, I/O, read-only and corrupt have their own codes.
+        if getattr(error.orig, "sqlite_errorname", None) == "SQLITE_ERROR":
+            return None
+        return DatabaseUnavailable(f"Database unavailable: {_where(url)}{_reason(url, error)}")
+    return None
 
 
 @contextmanager
 def database_errors(engine: Engine) -> Iterator[None]:
-    """Turn connection failures inside the block into `DatabaseUnavailable`."""
+    """Turn the driver's errors inside the block into the typed errors of `chatbot.errors`."""
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
-        if not _means_unavailable(error):
+    except UnicodeEncodeError as error:  # raised by the driver before the statement is sent
+        raise unencodable_text(error) from error
+    except (OperationalError, InterfaceError, DataError, PoolTimeout) as error:
+        typed = typed_database_error(error, engine.url)
+        if typed is None:
             raise
-        raise _unavailable(engine.url, error) from error
+        raise typed from error
+
+
+def retry_when_busy(operation: Callable[P, T]) -> Callable[P, T]:
+    """Run `operation` again when it raises `DatabaseBusy`, up to `BUSY_ATTEMPTS` tries in all,
+    with a short jittered back-off; the last `DatabaseBusy` is raised. For whole transactions
+    only: a retried operation starts over from its beginning."""
+
+    @functools.wraps(operation)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                return operation(*args, **kwargs)
+            except DatabaseBusy as error:
+                if attempt == BUSY_ATTEMPTS:
+                    raise
+                log.warning("database busy (try %d of %d), retrying: %s", attempt, BUSY_ATTEMPTS, error)
+                time.sleep(BUSY_FIRST_WAIT_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
+
+    return retried
 
 
 def check_database(engine: Engine) -> None:

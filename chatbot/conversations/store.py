@@ -7,13 +7,13 @@
     >>> store.label_turn(trace_id, "shipping-time", review="approved")
     >>> store.labelled_turns(reviews={"approved", "corrected"})  # -> [LabelledTurn(...), ...]
 
-Connection failures surface as `chatbot.conversations.database.DatabaseUnavailable`.
+Conversation ids are issued here (`chatbot.conversations.ids`); an id the store did not issue
+is an `InvalidConversation`. The driver's errors surface as the typed errors of `chatbot.errors`
+(`DatabaseUnavailable`, `DatabaseBusy` after a few retries, `InvalidInput`).
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,11 +21,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql import Subquery
 
-from chatbot.conversations.database import database_errors
+from chatbot.conversations.database import database_errors, retry_when_busy, unencodable_text
+from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
+from chatbot.errors import InvalidConversation, InvalidInput
 from chatbot.messages import ChatMessage, Reply
 from chatbot.conversations.redaction import redact_pii
 from chatbot.conversations.labels import (
@@ -39,13 +40,11 @@ from chatbot.conversations.labels import (
 )
 from knowledge_base.db_models import Base, utcnow
 
-_CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_conversation_id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     channel: Mapped[str] = mapped_column(String(32), default="web")  # "web", "cli", "api", ...
@@ -183,37 +182,53 @@ class ConversationStore:
         with database_errors(self._engine), Session(self._engine) as session:
             yield session
 
+    @retry_when_busy
     def start_conversation(self, channel: str = "web") -> str:
-        """Create a conversation and return its id (32 hex characters)."""
-        conversation_id = uuid.uuid4().hex
+        """Create a conversation and return its new, unguessable id (`new_conversation_id`)."""
+        conversation_id = new_conversation_id()
         with self._session() as session, session.begin():
             session.add(ConversationRow(id=conversation_id, channel=channel))
         return conversation_id
 
     def ensure_conversation(self, conversation_id: str | None, channel: str = "web") -> str:
-        """Return `conversation_id`, creating it if it is None or not stored yet.
+        """Start a conversation when `conversation_id` is None, else return the stored one's id.
 
-        Ids chosen by callers (e.g. `chatbot ask --conversation my-test`) are kept when they are
-        1-64 letters, digits, `_` or `-`; anything else is a `ValueError`.
+        Ids are issued by the server only: a malformed id, or a well-formed one that names no
+        stored conversation, raises `InvalidConversation` (its message says to leave the id out
+        to start a new conversation); it is never adopted.
         """
         if conversation_id is None:
             return self.start_conversation(channel)
-        if not _CONVERSATION_ID.fullmatch(conversation_id):
-            raise ValueError(f"not a conversation id (1-64 of A-Z a-z 0-9 _ -): {conversation_id[:80]!r}")
-        try:
-            with self._session() as session, session.begin():
-                if session.get(ConversationRow, conversation_id) is None:
-                    session.add(ConversationRow(id=conversation_id, channel=channel))
-        except IntegrityError:
-            pass  # created by a concurrent request in the meantime
+        check_conversation_id(conversation_id)
+        if not self._is_stored(conversation_id):
+            raise InvalidConversation(unknown_message(conversation_id))
         return conversation_id
 
+    @retry_when_busy
+    def _is_stored(self, conversation_id: str) -> bool:
+        with self._session() as session:
+            return session.get(ConversationRow, conversation_id) is not None
+
+    def check_text(self, text: str) -> None:
+        """Raise `InvalidInput` if `text` cannot be stored in this database as it is: a lone
+        surrogate (no database stores one), or a NUL character on PostgreSQL. Called before a
+        turn does any work, so that nothing is answered that cannot be logged."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise unencodable_text(error) from None
+        if "\x00" in text and self._engine.dialect.name == "postgresql":
+            raise InvalidInput("The text cannot be stored: it holds a NUL character (U+0000). "
+                               "Remove it and send the message again.")
+
+    @retry_when_busy
     def log_turn(self, conversation_id: str, user_text: str, reply: Reply) -> int:
         """Store the user message (PII redacted), the reply and its trace in one transaction.
 
         The conversation is created (channel "unknown") if it is not stored yet, so that a turn
-        is never lost. Returns the trace id.
+        is never lost. Returns the trace id. `InvalidInput` if `user_text` cannot be stored.
         """
+        self.check_text(user_text)
         with self._session() as session, session.begin():
             now = utcnow()
             conversation = session.get(ConversationRow, conversation_id)
@@ -248,6 +263,7 @@ class ConversationStore:
             session.flush()
             return trace.id
 
+    @retry_when_busy
     def history(self, conversation_id: str, limit_turns: int) -> list[ChatMessage]:
         """The last `limit_turns` turns as user/assistant messages, oldest first.
 

@@ -54,6 +54,14 @@ def test_ask_json_prints_exactly_the_contract(home: Path) -> None:
     assert follow_up["abstained"] is True and follow_up["sources"] == []
 
 
+@pytest.mark.parametrize("bad", ["1", "not an id!"])
+def test_ask_with_an_id_the_server_did_not_issue_fails_clearly(home: Path, bad: str) -> None:
+    result = run("ask", "How long does shipping take?", "--conversation", bad, home=home, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and "Start a new conversation by leaving the conversation id out" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_eval_json_prints_the_metrics(home: Path, tmp_path: Path) -> None:
     testset = tmp_path / "testset.jsonl"
     testset.write_text("\n".join(json.dumps(c) for c in [

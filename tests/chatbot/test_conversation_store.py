@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from chatbot.conversations.store import ConversationStore, MessageRow
-from chatbot.conversations.database import DatabaseUnavailable, create_db_engine, upgrade_database
+from chatbot.conversations.database import create_db_engine, upgrade_database
+from chatbot.errors import DatabaseBusy, DatabaseUnavailable, InvalidConversation, InvalidInput
 from chatbot.stages.grounding import GroundingResult
 from chatbot.messages import Citation, Reply
 from chatbot.conversations.labels import LabelError, UnknownTurn
@@ -51,11 +53,69 @@ def test_start_and_ensure_conversation(store: ConversationStore) -> None:
     assert first != second and len(first) == 32 and int(first, 16) >= 0
     assert store.ensure_conversation(first, "web") == first
     created = store.ensure_conversation(None, "api")
-    assert store.ensure_conversation("my-test_1", "cli") == "my-test_1"
+    assert store.ensure_conversation(created, "cli") == created
     channels = {c.id: c.channel for c in store.list_conversations()}
-    assert channels == {first: "cli", second: "web", created: "api", "my-test_1": "cli"}
-    with pytest.raises(ValueError, match="not a conversation id"):
+    assert channels == {first: "cli", second: "web", created: "api"}
+    with pytest.raises(InvalidConversation, match="not a conversation id"):
         store.ensure_conversation("x" * 65, "web")
+
+
+@pytest.mark.parametrize("invented", ["1", "my-test_1", "0123456789abcdef0123456789abcdef", "x" * 65, ""])
+def test_an_id_the_server_did_not_issue_is_refused_never_adopted(store: ConversationStore, invented: str) -> None:
+    with pytest.raises(InvalidConversation, match="leaving the conversation id out") as caught:
+        store.ensure_conversation(invented, "web")
+    assert not isinstance(caught.value, ValueError)
+    assert store.list_conversations() == [] and store.get_transcript(invented) is None
+
+
+def test_text_that_cannot_be_stored_is_invalid_input(store: ConversationStore, database_url: str) -> None:
+    cid = store.start_conversation()
+    with pytest.raises(InvalidInput, match="U\\+D800") as caught:
+        store.log_turn(cid, "hi \ud800", make_reply())
+    assert not isinstance(caught.value, ValueError)
+    nul = "hi \x00 there"
+    if make_url(database_url).get_backend_name() == "postgresql":
+        with pytest.raises(InvalidInput, match="NUL"):
+            store.log_turn(cid, nul, make_reply())
+        assert store.count_turns() == 0
+    else:  # SQLite stores a NUL as it is
+        store.log_turn(cid, nul, make_reply())
+        assert store.get_transcript(cid).messages[0].content == nul
+
+
+def test_a_locked_database_is_busy_after_retries(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chatbot.db'}"
+    upgrade_database(url)
+    engine = create_db_engine(url, connect_args={"timeout": 0.05})
+    # The product waits SQLITE_BUSY_TIMEOUT_MS for a lock; this test waits 50 ms per try.
+    event.listen(engine, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout=50"))
+    holder = sqlite3.connect(tmp_path / "chatbot.db")
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, holding the lock
+    try:
+        with pytest.raises(DatabaseBusy, match="database is locked"):
+            ConversationStore(engine).start_conversation()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert ConversationStore(engine).start_conversation()  # the lock gone, it works again
+    engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_locked_postgres_table_is_busy_after_retries(postgres_db_url: str) -> None:
+    upgrade_database(postgres_db_url)
+    # lock_timeout: a statement that waits longer for a lock fails with SQLSTATE 55P03.
+    engine = create_db_engine(postgres_db_url, connect_args={"options": "-c lock_timeout=50"})
+    holder = create_db_engine(postgres_db_url)
+    try:
+        with holder.begin() as connection:
+            connection.exec_driver_sql("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(DatabaseBusy, match="lock timeout"):
+                ConversationStore(engine).start_conversation()
+        assert ConversationStore(engine).start_conversation()
+    finally:
+        engine.dispose()
+        holder.dispose()
 
 
 def test_log_turn_stores_messages_and_trace(store: ConversationStore) -> None:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from chatbot.conversations.database import DatabaseUnavailable
+from chatbot.errors import DatabaseUnavailable, InvalidConversation, InvalidInput
 from chatbot.messages import Citation, Reply
 from ui.chat.app import UNAVAILABLE, ChatHandlers, build_chat_app
 from ui.chat.rendering import customer_text, escape_markdown, render_reply, sources_footer
@@ -103,12 +103,31 @@ def test_chat_api_returns_answer_conversation_id_and_sources() -> None:
 
 @pytest.mark.parametrize("error, shown", [
     (DatabaseUnavailable("down"), UNAVAILABLE),
-    (ValueError("not a conversation id"), "conversation_id must be"),
+    (InvalidInput("The text cannot be stored: it holds U+D800"), "The text cannot be stored"),
 ])
 def test_chat_api_errors_are_clear(error: Exception, shown: str) -> None:
     chat, _ = handlers(error=error)
     with pytest.raises(gr.Error, match=shown[:20]):
         chat.chat("hi", "c1")
+
+
+class ForgetfulEngine(ScriptedEngine):
+    """Knows no conversation id but the ones it issues itself (as after a database reset)."""
+
+    def stream(self, conversation_id, text):
+        if conversation_id is not None:
+            self.calls.append((conversation_id, text))
+            raise InvalidConversation("No conversation has the id 'c1'.")
+        yield from super().stream(None, text)
+
+
+def test_a_stale_conversation_id_starts_a_fresh_conversation() -> None:
+    engine = ForgetfulEngine()
+    chat = ChatHandlers(SimpleNamespace(engine=engine))
+    *_, (history, conversation_id, _) = chat.send("Where is my order?", [], "stale")
+    assert engine.calls == [("stale", "Where is my order?"), (None, "Where is my order?")]
+    assert conversation_id == "c1" and history[-1]["content"].startswith("Orders arrive in 3-5 days.")
+    assert chat.chat("Where is my order?", "stale")[1] == "c1"
 
 
 def test_app_publishes_only_the_chat_endpoint_with_three_outputs() -> None:

@@ -8,6 +8,7 @@ knowledge base in a temporary CHATBOT_HOME.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from chatbot.generators.remote import RemoteGenerator, RemoteOptions
 from chatbot.messages import GenerationRequest
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
+from chatbot.stages.prompts import estimate_tokens
 from live_server import module_home, running_server
 from ui.server import MAX_BODY_BYTES, create_app
 
@@ -106,7 +108,9 @@ def test_completion_answers_from_the_kb_with_its_sources(client: openai.OpenAI, 
     assert choice.message.role == "assistant" and choice.message.content == SHIPPING
     assert choice.finish_reason == "stop"
     usage = completion.usage
-    assert usage.prompt_tokens == 8 and usage.completion_tokens == 13
+    # The project's one token estimate (chatbot.stages.prompts), as the API counts them.
+    assert usage.prompt_tokens == estimate_tokens("How many days until my parcel arrives?") == 13
+    assert usage.completion_tokens == estimate_tokens(SHIPPING) == 21
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     extra = completion.model_extra
     assert extra["abstained"] is False and extra["language"] == "en" and extra["generator"] == "extractive"
@@ -140,10 +144,11 @@ def test_earlier_messages_are_the_history_of_a_follow_up(client: openai.OpenAI, 
 
 def test_a_conversation_named_by_header_or_user_continues_with_its_stored_history(
         client: openai.OpenAI, services: Services) -> None:
-    for conversation_id, how in (("oa-header-1", {"extra_headers": {"X-Conversation-Id": "oa-header-1"}}),
-                                 ("oa-user-1", {"user": "oa-user-1"})):
+    for name in (lambda cid: {"extra_headers": {"X-Conversation-Id": cid}}, lambda cid: {"user": cid}):
         first = client.chat.completions.create(model="support-chatbot",
-                                               messages=[user("How long does shipping take?")], **how)
+                                               messages=[user("How long does shipping take?")])
+        conversation_id = first.model_extra["conversation_id"]  # issued by the server
+        how = name(conversation_id)
         # No earlier messages in the request: the stored conversation supplies them.
         second = client.chat.completions.create(model="support-chatbot",
                                                 messages=[user("And for express?")], **how)
@@ -232,6 +237,31 @@ def test_malformed_json_and_a_bad_conversation_id_are_400s(http: httpx.Client) -
     assert "not a conversation id" in assert_error(bad_id, 400, "X-Conversation-Id")
     bad_user = http.post("/chat/completions", json={"messages": [user("Hi")], "user": "alice@example.com"})
     assert_error(bad_user, 400, "user", "invalid_conversation_id")
+
+
+@pytest.mark.parametrize("how", ["header", "user"])
+def test_an_id_the_server_did_not_issue_is_a_404(http: httpx.Client, services: Services, how: str) -> None:
+    invented = uuid.uuid4().hex
+    turns_before = services.conversations.count_turns()
+    body = {"messages": [user("How long does shipping take?")], **({"user": invented} if how == "user" else {})}
+    headers = {"X-Conversation-Id": invented} if how == "header" else {}
+    message = assert_error(http.post("/chat/completions", json=body, headers=headers), 404,
+                           code="conversation_not_found")
+    assert invented in message and "leaving the conversation id out" in message
+    assert services.conversations.get_transcript(invented) is None
+    assert services.conversations.count_turns() == turns_before
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_lone_surrogate_is_a_clear_422(http: httpx.Client, services: Services, stream: bool) -> None:
+    turns_before = services.conversations.count_turns()
+    # "hi \ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
+    body = '{"messages": [{"role": "user", "content": "hi \\ud800"}], "stream": %s}' % str(stream).lower()
+    response = http.post("/chat/completions", content=body, headers={"content-type": "application/json"})
+    message = assert_error(response, 422, code="invalid_input")
+    assert message.startswith("The text cannot be stored: it holds U+D800")
+    assert "conversation" not in message and "codec" not in message
+    assert services.conversations.count_turns() == turns_before
 
 
 def test_a_message_over_the_guard_limit_is_a_413(http: httpx.Client, services: Services) -> None:

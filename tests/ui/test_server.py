@@ -6,6 +6,7 @@ extractive generator, the shipped embedder and a small knowledge base in a tempo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from chatbot.conversations.database import create_db_engine
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 from live_server import module_home, running_server
+from ui.chat.app import ChatHandlers
 from ui.server import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
@@ -142,6 +144,44 @@ def test_ask_rejects_wrong_types_with_422(http: httpx.Client, payload: dict, fie
     assert all(e["msg"] for e in errors)
 
 
+@pytest.mark.parametrize("invented", ["1", uuid.uuid4().hex])
+def test_ask_refuses_an_id_the_server_did_not_issue_with_404(http: httpx.Client, services: Services,
+                                                             invented: str) -> None:
+    turns_before = services.conversations.count_turns()
+    response = ask(http, "How long does shipping take?", invented)
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"No conversation has the id {invented!r}. Start a new conversation "
+                                         "by leaving the conversation id out; the answer carries the id to "
+                                         "send with the next message."}
+    assert services.conversations.get_transcript(invented) is None
+    assert services.conversations.count_turns() == turns_before
+
+
+def test_ask_refuses_a_malformed_id_with_422_saying_what_to_do(http: httpx.Client) -> None:
+    response = ask(http, "hi", "not an id!")
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "conversation_id"]
+    assert "'not an id!' is not a conversation id" in error["msg"] and "leaving the conversation id out" in error["msg"]
+
+
+def test_a_lone_surrogate_is_a_clear_422_not_a_conversation_or_codec_error(http: httpx.Client,
+                                                                             services: Services) -> None:
+    turns_before = services.conversations.count_turns()
+    first = ask(http, "Can I pay with PayPal?").json()
+    for conversation_id in (None, first["conversation_id"]):
+        # "hi \ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
+        body = '{"message": "hi \\ud800", "conversation_id": %s}' % (
+            "null" if conversation_id is None else f'"{conversation_id}"')
+        response = http.post("/api/ask", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422
+        detail = response.json()["detail"]
+        assert detail == ("The text cannot be stored: it holds U+D800, half of a UTF-16 surrogate pair, "
+                          "which is not a character. Send valid Unicode text.")
+        assert "conversation" not in detail and "codec" not in detail
+    assert services.conversations.count_turns() == turns_before + 1  # the PayPal turn only
+
+
 def test_ask_rejects_malformed_json_with_422(http: httpx.Client) -> None:
     response = http.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422
@@ -167,3 +207,16 @@ def test_gradio_client_chats_and_continues_the_conversation(server_url: str, ser
     assert "Monday to Friday" in answer2 and sources2[0]["id"] == "store-hours"
     assert logged_turns(services, conversation_id) == [
         ("When will my order arrive?", answer), ("What are your opening hours?", answer2)]
+
+
+def test_the_chat_page_starts_fresh_for_a_stale_id(server_url: str, services: Services) -> None:
+    from gradio_client import Client
+
+    stale = uuid.uuid4().hex  # e.g. a page left open while the database was reset
+    answer, conversation_id, _ = Client(server_url, verbose=False).predict(
+        "When will my order arrive?", stale, api_name="/chat")
+    assert conversation_id != stale and "3-5 business days" in answer
+    assert logged_turns(services, conversation_id) == [("When will my order arrive?", answer)]
+    *_, (history, conversation_id, _) = ChatHandlers(services).send("Can I pay with PayPal?", [], stale)
+    assert conversation_id != stale and "PayPal" in history[-1]["content"]
+    assert services.conversations.get_transcript(stale) is None

@@ -13,7 +13,6 @@ knowledge-base bot has no use for: they are accepted and ignored); answers follo
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from typing import Literal
@@ -21,10 +20,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbot.messages import ChatMessage, Reply, reply_to_json
+from chatbot.stages.prompts import estimate_tokens
 
 # The one model this API serves: the whole bot (retrieval, decision, generation, logging).
 MODEL_ID = "support-chatbot"
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class MessageIn(BaseModel):
@@ -92,11 +91,6 @@ def split_turn(messages: list[MessageIn]) -> tuple[str, list[ChatMessage]]:
     return last.text, [ChatMessage(m.role, m.text) for m in messages[:-1]]
 
 
-def count_tokens(text: str) -> int:
-    """Approximate tokens (words and punctuation marks): the bot has no single tokenizer."""
-    return len(_TOKEN.findall(text))
-
-
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
@@ -109,7 +103,8 @@ def reply_fields(reply: Reply) -> dict:
 
 
 def usage(prompt_tokens: int, reply: Reply) -> dict:
-    completion_tokens = count_tokens(reply.answer)
+    # The project's one estimate: the bot has no single tokenizer (the generator may be extractive).
+    completion_tokens = estimate_tokens(reply.answer)
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
 

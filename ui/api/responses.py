@@ -10,12 +10,13 @@ it; it is re-exported here for the UI's handlers.
 
 from __future__ import annotations
 
+from chatbot.errors import DatabaseUnavailable
 from chatbot.messages import Reply, reply_to_json
 
 __all__ = ["DATABASE_DOWN", "reply_to_json", "sources_to_json"]
 
-DATABASE_DOWN = ("The service is temporarily unavailable: its database cannot be reached. "
-                 "Please try again in a few minutes.")
+# What API clients are told when the database is down (the error's own message is for operators).
+DATABASE_DOWN = DatabaseUnavailable.public_message
 
 
 def sources_to_json(reply: Reply) -> list[dict]:

@@ -5,8 +5,9 @@
     ('Orders arrive in 3-5 business days.', '3f2a...', [{'id': 'shipping', ...}])
 
 Each browser session keeps its conversation id in a `gr.State`; "New conversation" forgets it,
-so the engine starts a fresh conversation at the next message. The handlers only call the engine
-and render what it returns.
+so the engine starts a fresh conversation at the next message, as it does for an id the server no
+longer knows (a stale page, an id a client made up). The handlers only call the engine and render
+what it returns.
 """
 
 # No `from __future__ import annotations`: gr.api reads the real type hints of `chat` to
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from chatbot.conversations.database import DatabaseUnavailable
+from chatbot.errors import DatabaseUnavailable, InvalidConversation, InvalidInput
 from chatbot.messages import Reply
 from ui.chat.rendering import customer_text, escape_markdown, render_reply
 from ui.api.responses import sources_to_json
@@ -29,7 +30,6 @@ DEFAULT_TITLE = "Brightmart Help Center"
 # Shown when the database is down: the engine answers no turn that it cannot log.
 UNAVAILABLE = ("Sorry, our help center is having a technical problem right now. "
                "Please try again in a few minutes, or contact our support team.")
-BAD_CONVERSATION = "conversation_id must be 1-64 letters, digits, '_' or '-' (or empty for a new conversation)"
 # Turns answered at once per app; more wait in Gradio's queue. A CPU-bound local model gains
 # nothing from more, and the extractive generator answers in milliseconds anyway.
 CHAT_CONCURRENCY = 4
@@ -68,15 +68,25 @@ class ChatHandlers:
 
         yield with_answer(), conversation_id, ""
         try:
-            for event in self.services.engine.stream(conversation_id, message):
+            for event in self._stream(conversation_id, message):
                 if isinstance(event, Reply):
                     shown, conversation_id = render_reply(event), event.conversation_id
                 else:
                     shown += event
                 yield with_answer(), conversation_id, ""
-        except DatabaseUnavailable:
-            shown = UNAVAILABLE
+        except (DatabaseUnavailable, InvalidInput) as error:
+            shown = UNAVAILABLE if isinstance(error, DatabaseUnavailable) else error.customer_message
             yield with_answer(), conversation_id, ""
+
+    def _stream(self, conversation_id: str | None, message: str) -> Iterator[str | Reply]:
+        """The engine's events for the turn; an id the server does not know (`InvalidConversation`,
+        raised before any event) starts a fresh conversation instead."""
+        try:
+            yield from self.services.engine.stream(conversation_id, message)
+        except InvalidConversation:
+            if conversation_id is None:
+                raise
+            yield from self.services.engine.stream(None, message)
 
     @staticmethod
     def new_conversation() -> tuple[History, None, str]:
@@ -86,15 +96,16 @@ class ChatHandlers:
     def chat(self, message: str, conversation_id: str | None = None) -> tuple[str, str, list[dict]]:
         """Answer one turn for API clients: (answer, conversation id, sources).
 
-        Pass the returned conversation id back to continue the same conversation; an empty or
-        missing id starts a new one.
+        Pass the returned conversation id back to continue the same conversation; an empty,
+        missing or unknown id starts a new one (its id is returned).
         """
         try:
-            reply = self.services.engine.respond(conversation_id or None, message)
+            *_, reply = self._stream(conversation_id or None, message)
         except DatabaseUnavailable:
             raise gr.Error(UNAVAILABLE) from None
-        except ValueError:
-            raise gr.Error(BAD_CONVERSATION) from None
+        except InvalidInput as error:
+            raise gr.Error(error.customer_message) from None
+        assert isinstance(reply, Reply)  # the engine's last event
         return reply.answer, reply.conversation_id, sources_to_json(reply)
 
 

@@ -1,0 +1,58 @@
+"""The typed errors of the product (DESIGN.md "Errors are typed…").
+
+Each failure a customer or a client can meet has one type here. They are raised where the failure
+is met (the conversation store translates the database driver's errors into them, once), and each
+front door maps each type to one status and one message:
+
+    >>> try:
+    ...     engine.respond("0" * 32, "Where is my order?")
+    ... except InvalidConversation as error:
+    ...     print(error)          # says what to do: leave the id out to start a new conversation
+
+None of them is a `ValueError`: a `ValueError` from deep inside retrieval, generation or a driver
+is a bug to log, never a message about the customer's conversation id.
+"""
+
+from __future__ import annotations
+
+
+class ChatbotError(Exception):
+    """Base of the typed errors. `public_message` is what a customer may be shown when the
+    error's own message is for the operator (it names a database URL, for instance)."""
+
+    public_message = "The request could not be answered."
+
+    @property
+    def customer_message(self) -> str:
+        """The message for the customer or client: the error's own, unless it is for operators."""
+        return str(self) or self.public_message
+
+
+class InvalidConversation(ChatbotError):
+    """A conversation id that the server did not issue: unknown, or not of the issued form."""
+
+
+class InvalidInput(ChatbotError):
+    """Text that cannot be stored (a lone surrogate; a NUL character on PostgreSQL) or is over a
+    limit; the message says what was wrong with it."""
+
+
+class DatabaseUnavailable(ChatbotError):
+    """The database cannot be reached or opened; the message names it (password masked) and is
+    for operators: customers are shown `public_message`."""
+
+    public_message = ("The service is temporarily unavailable: its database cannot be reached. "
+                      "Please try again in a few minutes.")
+
+    @property
+    def customer_message(self) -> str:
+        return self.public_message
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """The database is locked or out of connections, still after a few retries. A kind of
+    unavailability that passes soon: callers that only know `DatabaseUnavailable` treat it as
+    such; HTTP front doors add `Retry-After: RETRY_AFTER_S`."""
+
+    public_message = "The service is busy right now. Please try again in a few seconds."
+    RETRY_AFTER_S = 2

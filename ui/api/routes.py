@@ -1,0 +1,92 @@
+"""The HTTP API under /api: `POST /api/ask` (one customer turn) and `GET /api/health`.
+
+    $ curl -s localhost:7860/api/ask -H 'content-type: application/json' \\
+           -d '{"message": "How long does shipping take?"}'
+    {"answer": "...", "abstained": false, "language": "en", "sources": [...], "conversation_id": "3f2a…", ...}
+
+Conversation ids are issued by the server: leave `conversation_id` out to start a conversation,
+and send the id an answer returned to continue it. A malformed id (not 1-64 of A-Z a-z 0-9 _ -)
+is a 422, a request validation error on `conversation_id`; a well-formed id the server never
+issued (`"1"`) is a 404, and nothing is logged under it. Every
+error's status and message is set in `ui.api.errors`; the routes only call `Services`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from chatbot.conversations.ids import is_conversation_id, malformed_message
+from ui.api.responses import reply_to_json
+
+if TYPE_CHECKING:
+    from chatbot.services import Services
+
+# A question is a few hundred bytes; the engine refuses messages over `max_message_chars`
+# politely. Bodies past this are refused before they are read into memory.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _well_formed(value: str) -> str:
+    # The one id rule (chatbot.conversations.ids); a ValueError is how pydantic reports it.
+    if not is_conversation_id(value):
+        raise ValueError(malformed_message(value))
+    return value
+
+
+class AskRequest(BaseModel):
+    """One customer turn. Leave `conversation_id` out (or null) to start a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="The customer's message.")
+    conversation_id: Annotated[str, AfterValidator(_well_formed)] | None = Field(
+        default=None, description="The id a previous answer returned (issued by the server).")
+
+
+class Source(BaseModel):
+    id: str
+    question: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """The same object as `chatbot ask --json` (DESIGN.md "Contracts")."""
+
+    answer: str
+    abstained: bool
+    language: str
+    sources: list[Source]
+    conversation_id: str
+    latency_ms: float
+
+
+class HealthResponse(BaseModel):
+    status: str  # "ok" | "unavailable"
+    kb_version: int | None
+    entry_count: int | None
+    generator: str
+    detail: str = ""
+
+
+def api_router(services: "Services") -> APIRouter:
+    """The /api routes, bound to `services`."""
+    router = APIRouter(prefix="/api", tags=["api"], max_body_size=MAX_BODY_BYTES)
+
+    @router.get("/health", response_model=HealthResponse)
+    def health() -> JSONResponse:
+        """Whether the bot can answer: the database is reachable and an index is built."""
+        found = services.health()
+        body = HealthResponse(status=found.status, kb_version=found.kb_version, entry_count=found.entry_count,
+                              generator=found.generator, detail=found.detail)
+        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+    @router.post("/ask", response_model=AskResponse)
+    def ask(request: AskRequest) -> dict:
+        """Answer one customer turn; the turn is logged under the returned conversation id."""
+        return reply_to_json(services.engine.respond(request.conversation_id, request.message))
+
+    return router
