@@ -29,7 +29,7 @@ from knowledge_base.retrieval.calibration import CalibrationInputs
 from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
 from knowledge_base.importers.importing import FileReport, import_files
-from knowledge_base.index.store import IndexStore, Manifest
+from knowledge_base.index.writer import IndexStore, Manifest
 from knowledge_base.repository import KnowledgeBaseRepository
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index

@@ -17,7 +17,7 @@ from knowledge_base.retrieval.calibration import (
     target_threshold,
 )
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexStore
+from knowledge_base.index.writer import IndexStore
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 # Logged questions staff marked out of scope: they sound like entries of the demo shop, so the
