@@ -25,11 +25,12 @@ from chatbot.generators.remote import RemoteOptions
 from chatbot.generators.registry import ModelRegistry
 from chatbot.settings import Settings
 from chatbot.conversations.labels import TurnLabel, UnknownEntry
-from knowledge_base.retrieval.calibration import CalibrationInputs
+from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs
 from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
 from knowledge_base.importers.importing import FileReport, import_files
-from knowledge_base.index.writer import IndexStore, Manifest
+from knowledge_base.index.snapshot import Manifest
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.repository import KnowledgeBaseRepository
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
@@ -82,22 +83,26 @@ class Services:
         model = (choose_embedding_model(self.settings.embedding_model, entries) if full
                  else self._embedding_model(entries))
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
-                              full=full, progress=progress, calibration=self.calibration_inputs())
+                              full=full, progress=progress, calibration=self.calibration_inputs(model))
         self.retriever.refresh()
         return manifest
 
-    def calibration_inputs(self) -> CalibrationInputs:
-        """The target wrong-answer rate and the staff-labelled turns (query as logged, expected
-        entry or None) that index builds calibrate the answer threshold on."""
+    def calibration_inputs(self, model: str) -> CalibrationInputs:
+        """What an index built with the embedding `model` calibrates its answer threshold on:
+        the target wrong-answer rate, the staff-labelled turns (query as logged, expected entry
+        or None) and the quantile, lower for a model tuned on the KB's own phrasings (it scores
+        them higher than it will score new questions)."""
         labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
-        return CalibrationInputs(self.settings.target_wrong_rate, labelled)
+        quantile = TUNED_QUANTILE if tuned_from(model) else DEFAULT_QUANTILE
+        return CalibrationInputs(self.settings.target_wrong_rate, labelled, quantile)
 
     def calibrate_index(self, progress: bool = False) -> Manifest:
         """Recalibrate the answer threshold with the current labels and target: the snapshot's
         vectors go unchanged into a new snapshot (after bringing the index up to date)."""
         manifest = self.sync_index(progress=progress)
-        manifest = self.index_store.update([], [], manifest.kb_version, self.embedders.get(manifest.embedding_model),
-                                           progress=progress, calibration=self.calibration_inputs())
+        model = manifest.embedding_model
+        manifest = self.index_store.update([], [], manifest.kb_version, self.embedders.get(model),
+                                           progress=progress, calibration=self.calibration_inputs(model))
         self.retriever.refresh()
         return manifest
 
@@ -131,7 +136,7 @@ class Services:
         tune_embedder(resolve_model_path(base, self.settings.models_dir), entries, out_dir,
                       epochs=epochs, progress=progress, device=self.settings.device)
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(str(out_dir)),
-                              full=True, progress=progress, calibration=self.calibration_inputs())
+                              full=True, progress=progress, calibration=self.calibration_inputs(str(out_dir)))
         self.retriever.refresh()
         return manifest
 

@@ -19,7 +19,7 @@ from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
     from chatbot.generators.registry import ModelCard
-    from knowledge_base.index.writer import Manifest
+    from knowledge_base.index.snapshot import Manifest
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

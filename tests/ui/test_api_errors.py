@@ -14,7 +14,7 @@ from chatbot.conversations.database import create_db_engine
 from chatbot.engine import ChatEngine
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.settings import Settings
-from knowledge_base.index.writer import Manifest
+from knowledge_base.index.snapshot import Manifest
 from ui.server import DATABASE_DOWN, create_app
 
 MANIFEST = Manifest("all-MiniLM-L6-v2", 384, 2, 10, 30, "abc", 0.0)
