@@ -58,7 +58,7 @@ def main() -> None:
 
     from knowledge_base.retrieval.calibration import CalibrationInputs
     from knowledge_base.embedding.embedder import Embedder
-    from knowledge_base.importers.base import read_file
+    from knowledge_base.importers.readers import read_file
     from knowledge_base.index.writer import IndexStore
     from knowledge_base.retrieval.retriever import Retriever
 

@@ -34,7 +34,7 @@ ALPHA = 0.5  # combine_scores weight of the cosine (swept with --sweep)
 
 
 def load(work: Path, hold_out: int) -> tuple[list, list[str], list[str | None]]:
-    from knowledge_base.importers.base import read_file
+    from knowledge_base.importers.readers import read_file
 
     kb_csv, test_path = build(DATA, work / f"banking77-holdout{hold_out}", hold_out=hold_out)
     entries = read_file(kb_csv).entries

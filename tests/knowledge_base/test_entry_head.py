@@ -17,7 +17,7 @@ DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "sho
 @pytest.fixture(scope="module")
 def demo_vectors(embedder) -> tuple[np.ndarray, np.ndarray, list[Entry]]:
     """The demo KB's English phrasings, embedded by the shipped MiniLM."""
-    from knowledge_base.importers.base import read_file
+    from knowledge_base.importers.readers import read_file
 
     entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]
     texts = [t for e in entries for t in e.phrasings]
@@ -85,7 +85,7 @@ def test_blend_and_when_a_head_is_wanted() -> None:
 
 def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_path: Path, embedder) -> None:
     from knowledge_base.retrieval.calibration import CalibrationInputs
-    from knowledge_base.importers.base import read_file
+    from knowledge_base.importers.readers import read_file
     from knowledge_base.index.writer import IndexStore
     from knowledge_base.retrieval.retriever import Retriever
 
