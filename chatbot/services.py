@@ -20,14 +20,16 @@ from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
+from chatbot.generators.local import LocalGenerator
 from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
-from chatbot.generators.registry import ModelRegistry
+from chatbot.generators.registry import ModelCard, ModelRegistry
 from chatbot.settings import Settings
 from chatbot.conversations.labels import TurnLabel, UnknownEntry
 from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs
 from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
+from knowledge_base.importers.export import write_entries
 from knowledge_base.importers.importing import FileReport, import_files
 from knowledge_base.index.snapshot import Manifest
 from knowledge_base.index.writer import IndexStore
@@ -151,6 +153,11 @@ class Services:
             self.sync_index(progress=progress)
         return reports
 
+    def export_kb(self, path: Path) -> int:
+        """Write every entry to `path` (.csv, .tsv, .json or .jsonl) in a form `import_files`
+        reads back; returns how many. Raises `ExportFormatError` for another extension."""
+        return write_entries(path, self.knowledge_base.list_entries())
+
     def warm_up(self) -> None:
         """Bring the index up to date (built, right model, latest KB version), then load every
         model, so the first customer waits for none."""
@@ -182,3 +189,24 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)
     return Services(settings, database, repository, index_store, embedders, retriever, generator,
                     conversations, engine)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A model version just promoted, and whether the `generator` setting lets it serve: a
+    version serves only under the base it was tuned from (chatbot.generators.promoted)."""
+
+    card: ModelCard
+    serves: bool
+
+
+def promote_model(settings: Settings, version_id: str) -> Promotion:
+    """Promote `version_id` (`ModelRegistry.promote`: raises `ModelVersionError` for an unknown
+    or incomplete version) and say whether the configured generator is that version's base.
+    Needs no database and loads no model, so it runs without the other services."""
+    card = ModelRegistry(settings.models_dir).promote(version_id)
+    try:
+        configured = create_generator(settings.generator, settings.models_dir)
+    except ValueError:  # a bad setting serves no version at all
+        configured = None
+    return Promotion(card, isinstance(configured, LocalGenerator) and configured.model == card.base)
