@@ -59,7 +59,7 @@ def main() -> None:
     from knowledge_base.retrieval.calibration import CalibrationInputs
     from knowledge_base.embedding.embedder import Embedder
     from knowledge_base.importers.readers import read_file
-    from knowledge_base.index.store import IndexStore
+    from knowledge_base.index.writer import IndexStore
     from knowledge_base.retrieval.retriever import Retriever
 
     kb_csv, test_path = build(DATA, args.work / f"banking77-holdout{args.hold_out}", hold_out=args.hold_out)

@@ -75,7 +75,7 @@ def measure(size: int, data, embedder, args, work: Path) -> dict:
     from chatbot.messages import ChatMessage
     from chatbot.settings import Settings
     from knowledge_base.entries import Entry
-    from knowledge_base.index.store import IndexStore
+    from knowledge_base.index.writer import IndexStore
     from knowledge_base.retrieval.retriever import OVERFETCH, Retriever
 
     kb = real_kb(data) if size == len(data.texts) else synthetic_kb(data, size)

@@ -21,16 +21,19 @@ from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.factory import create_generator
+from chatbot.generators.local import LocalGenerator
 from chatbot.generators.promoted import follow_promoted
 from chatbot.generators.remote import RemoteOptions
-from chatbot.generators.registry import ModelRegistry
+from chatbot.generators.registry import ModelCard, ModelRegistry
 from chatbot.settings import Settings
 from chatbot.conversations.labels import TurnLabel, UnknownEntry
-from knowledge_base.retrieval.calibration import CalibrationInputs
+from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE, CalibrationInputs
 from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
+from knowledge_base.importers.export import write_entries
 from knowledge_base.importers.importing import FileReport, import_files
-from knowledge_base.index.store import IndexStore, Manifest
+from knowledge_base.index.snapshot import Manifest
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.repository import KnowledgeBaseRepository
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
@@ -83,22 +86,26 @@ class Services:
         model = (choose_embedding_model(self.settings.embedding_model, entries) if full
                  else self._embedding_model(entries))
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
-                              full=full, progress=progress, calibration=self.calibration_inputs())
+                              full=full, progress=progress, calibration=self.calibration_inputs(model))
         self.retriever.refresh()
         return manifest
 
-    def calibration_inputs(self) -> CalibrationInputs:
-        """The target wrong-answer rate and the staff-labelled turns (query as logged, expected
-        entry or None) that index builds calibrate the answer threshold on."""
+    def calibration_inputs(self, model: str) -> CalibrationInputs:
+        """What an index built with the embedding `model` calibrates its answer threshold on:
+        the target wrong-answer rate, the staff-labelled turns (query as logged, expected entry
+        or None) and the quantile, lower for a model tuned on the KB's own phrasings (it scores
+        them higher than it will score new questions)."""
         labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
-        return CalibrationInputs(self.settings.target_wrong_rate, labelled)
+        quantile = TUNED_QUANTILE if tuned_from(model) else DEFAULT_QUANTILE
+        return CalibrationInputs(self.settings.target_wrong_rate, labelled, quantile)
 
     def calibrate_index(self, progress: bool = False) -> Manifest:
         """Recalibrate the answer threshold with the current labels and target: the snapshot's
         vectors go unchanged into a new snapshot (after bringing the index up to date)."""
         manifest = self.sync_index(progress=progress)
-        manifest = self.index_store.update([], [], manifest.kb_version, self.embedders.get(manifest.embedding_model),
-                                           progress=progress, calibration=self.calibration_inputs())
+        model = manifest.embedding_model
+        manifest = self.index_store.update([], [], manifest.kb_version, self.embedders.get(model),
+                                           progress=progress, calibration=self.calibration_inputs(model))
         self.retriever.refresh()
         return manifest
 
@@ -132,7 +139,7 @@ class Services:
         tune_embedder(resolve_model_path(base, self.settings.models_dir), entries, out_dir,
                       epochs=epochs, progress=progress, device=self.settings.device)
         manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(str(out_dir)),
-                              full=True, progress=progress, calibration=self.calibration_inputs())
+                              full=True, progress=progress, calibration=self.calibration_inputs(str(out_dir)))
         self.retriever.refresh()
         return manifest
 
@@ -146,6 +153,11 @@ class Services:
         else:
             self.sync_index(progress=progress)
         return reports
+
+    def export_kb(self, path: Path) -> int:
+        """Write every entry to `path` (.csv, .tsv, .json or .jsonl) in a form `import_files`
+        reads back; returns how many. Raises `ExportFormatError` for another extension."""
+        return write_entries(path, self.knowledge_base.list_entries())
 
     def warm_up(self) -> None:
         """Bring the index up to date (built, right model, latest KB version), then load every
@@ -205,3 +217,24 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)
     return Services(settings, database, repository, index_store, embedders, retriever, generator,
                     conversations, engine)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A model version just promoted, and whether the `generator` setting lets it serve: a
+    version serves only under the base it was tuned from (chatbot.generators.promoted)."""
+
+    card: ModelCard
+    serves: bool
+
+
+def promote_model(settings: Settings, version_id: str) -> Promotion:
+    """Promote `version_id` (`ModelRegistry.promote`: raises `ModelVersionError` for an unknown
+    or incomplete version) and say whether the configured generator is that version's base.
+    Needs no database and loads no model, so it runs without the other services."""
+    card = ModelRegistry(settings.models_dir).promote(version_id)
+    try:
+        configured = create_generator(settings.generator, settings.models_dir)
+    except ValueError:  # a bad setting serves no version at all
+        configured = None
+    return Promotion(card, isinstance(configured, LocalGenerator) and configured.model == card.base)

@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a command-level failure (bad test set, refused file), 2
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -18,8 +17,7 @@ from chatbot.settings import Settings, load_settings
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
-    from chatbot.generators.registry import ModelCard
-    from knowledge_base.index.store import Manifest
+    from knowledge_base.index.snapshot import Manifest
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -105,26 +103,14 @@ def kb_demo() -> None:
 @kb_app.command("export")
 def kb_export(file: Path = typer.Argument(..., help="Output .csv, .tsv, .json or .jsonl file.")) -> None:
     """Write every entry to FILE in a format `kb import` reads back."""
-    services = _services()
-    entries = [e.to_dict() for e in services.knowledge_base.list_entries()]
-    suffix = file.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        columns = ["id", "question", "alternates", "answer", "category", "language", "tags", "url"]
-        with open(file, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, columns, delimiter="," if suffix == ".csv" else "\t")
-            writer.writeheader()
-            for entry in entries:
-                writer.writerow({**entry, "alternates": "|".join(entry["alternates"]),
-                                 "tags": ",".join(entry["tags"])})
-    elif suffix == ".jsonl":
-        file.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-    elif suffix == ".json":
-        file.write_text(json.dumps(entries, ensure_ascii=False, indent=2), encoding="utf-8")
-    else:
-        typer.echo(f"error: cannot export to {suffix or 'a file without extension'}; "
-                   "use .csv, .tsv, .json or .jsonl", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"{len(entries)} entries written to {file}")
+    from knowledge_base.importers.export import ExportFormatError
+
+    try:
+        count = _services().export_kb(file)
+    except ExportFormatError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{count} entries written to {file}")
 
 
 @kb_app.command("list")
@@ -135,23 +121,10 @@ def kb_list() -> None:
 
 
 def _print_calibration(manifest: "Manifest") -> None:
-    calibration = manifest.calibration or {}
-    threshold = "none" if manifest.answer_threshold is None else f"{manifest.answer_threshold:.4f}"
-    line = f"answer threshold {threshold} ({calibration.get('rule', 'quantile')} rule"
-    if calibration.get("answer_rate") is not None:
-        line += (f"; on {calibration['pairs']} calibration pairs, {calibration['labelled_turns']} of them "
-                 f"labelled turns: answers {calibration['answer_rate']:.1%}, "
-                 f"wrong {calibration['wrong_rate']:.1%} of those")
-    typer.echo(line + ")")
-    alternatives = [a for a in calibration.get("alternatives") or [] if a.get("threshold") is not None]
-    if alternatives:
-        from chatbot.evaluation.report import text_table
+    from ui.terminal import format_calibration
 
-        typer.echo("at other values of CHATBOT_TARGET_WRONG_RATE, on the same pairs:")
-        for line in text_table(["target", "threshold", "rule", "answered", "wrong of answered"],
-                               [[f"{a['target']:.0%}", f"{a['threshold']:.4f}", a["rule"], f"{a['answer_rate']:.1%}",
-                                 f"{a['wrong_rate']:.1%}"] for a in alternatives]):
-            typer.echo("  " + line)
+    for line in format_calibration(manifest):
+        typer.echo(line)
 
 
 @index_app.command("rebuild")
@@ -327,16 +300,11 @@ def finetune(
     typer.echo(f"serve it with: chatbot model promote {card.id}")
 
 
-def _metric_pair(card: "ModelCard", key: str) -> str:
-    """A held-out metric as "before->after" for the versions table."""
-    before, after = card.metrics.get("before", {}).get(key), card.metrics.get("after", {}).get(key)
-    return "-" if before is None and after is None else f"{before}->{after}"
-
-
 @model_app.command("list")
 def model_list() -> None:
     """The fine-tuned versions (oldest first) with their held-out metrics; * marks the promoted one."""
     from chatbot.generators.registry import ModelRegistry, ModelVersionError
+    from ui.terminal import format_model_versions
 
     registry = ModelRegistry(_settings().models_dir)
     try:
@@ -344,39 +312,24 @@ def model_list() -> None:
     except ModelVersionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    cards = registry.list_versions()
-    if not cards:
-        typer.echo("no model versions yet: run `chatbot finetune`")
-        return
-    rows = [("", "id", "base", "kind", "created", "exact answer", "grounded", "loss")]
-    rows += [("*" if card.id == promoted else "", card.id, card.base, card.kind, card.created,
-              _metric_pair(card, "exact_answer"), _metric_pair(card, "grounded_rate"), _metric_pair(card, "loss"))
-             for card in cards]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    typer.echo(f"serving: {promoted or 'the base model'} (metrics: held out, before->after)")
+    typer.echo(format_model_versions(registry.list_versions(), promoted))
 
 
 @model_app.command("promote")
 def model_promote(version_id: str = typer.Argument(..., help="A version id from `chatbot model list`.")) -> None:
     """Serve VERSION_ID: running servers switch to it on their next question."""
-    from chatbot.generators.factory import create_generator
-    from chatbot.generators.local import LocalGenerator
-    from chatbot.generators.registry import ModelRegistry, ModelVersionError
+    from chatbot.generators.registry import ModelVersionError
+    from chatbot.services import promote_model
 
     settings = _settings()
     try:
-        card = ModelRegistry(settings.models_dir).promote(version_id)
+        promotion = promote_model(settings, version_id)
     except ModelVersionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    card = promotion.card
     typer.echo(f"promoted {card.id} ({card.kind} of {card.base})")
-    try:
-        configured = create_generator(settings.generator, settings.models_dir)
-    except ValueError:
-        configured = None
-    if not isinstance(configured, LocalGenerator) or configured.model != card.base:
+    if not promotion.serves:
         typer.echo(f"note: the generator setting is {settings.generator!r}, not this version's base "
                    f"{card.base!r}: it serves once CHATBOT_GENERATOR names that base", err=True)
 

@@ -25,11 +25,13 @@ OUTCOMES = {  # outcome of a case by its top entry, whatever the decision -> cha
 }
 
 
-def text_table(header: list[str], rows: list[list[object]]) -> list[str]:
-    """Rows under a header as aligned text lines: the first column left-aligned, the rest right."""
+def text_table(header: list[str], rows: list[list[object]], left_columns: int = 1) -> list[str]:
+    """Rows under a header as aligned text lines: the first `left_columns` columns left-aligned
+    (names, text), the rest right-aligned (numbers)."""
     cells = [[str(c) for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    return ["  ".join(c.ljust(w) if i < left_columns else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(row, widths))).rstrip()
             for row in cells]
 
 

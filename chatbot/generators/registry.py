@@ -65,6 +65,11 @@ class ModelCard:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
+    def metric_change(self, key: str) -> str:
+        """A held-out metric as "before->after" (e.g. "0.4->0.7"), or "-" when neither was measured."""
+        before, after = self.metrics.get("before", {}).get(key), self.metrics.get("after", {}).get(key)
+        return "-" if before is None and after is None else f"{before}->{after}"
+
     @classmethod
     def read(cls, path: Path) -> "ModelCard":
         """The card at `path`; ModelVersionError if it is missing or not a card."""

@@ -8,7 +8,8 @@ from typing import Iterable
 
 from tqdm.auto import tqdm
 
-from knowledge_base.importers.readers import ImportFileError, RowError, read_file
+from knowledge_base.importers.base import ImportFileError, RowError
+from knowledge_base.importers.readers import read_file
 from knowledge_base.repository import KnowledgeBaseRepository
 
 UPSERT_BATCH = 500

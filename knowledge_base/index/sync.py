@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from knowledge_base.retrieval.calibration import CalibrationInputs
 from knowledge_base.embedding.embedder import Embedder
-from knowledge_base.index.store import IndexStore, Manifest
+from knowledge_base.index.snapshot import Manifest
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.repository import KnowledgeBaseRepository
 
 

@@ -61,11 +61,13 @@ _TOLERANCE = 1e-9  # a rate equal to the target meets it, whatever the float rou
 @dataclass(frozen=True)
 class CalibrationInputs:
     """What the index build calibrates against beyond the KB: the target wrong-answer rate
-    (None: quantile rule only) and staff-labelled queries, `(text, expected entry id or None
-    for out of scope)`."""
+    (None: quantile rule only), staff-labelled queries, `(text, expected entry id or None
+    for out of scope)`, and the quantile of the quantile rule, which the caller chooses
+    (`TUNED_QUANTILE` for a model tuned on these phrasings, else `DEFAULT_QUANTILE`)."""
 
     target_wrong_rate: float | None = None
     labelled: Sequence[tuple[str, str | None]] = ()
+    quantile: float = DEFAULT_QUANTILE
 
 
 @dataclass(frozen=True)
@@ -208,17 +210,18 @@ def target_threshold(scores: np.ndarray, correct: np.ndarray, target: float,
     return float(candidates[np.argmin(rate)]), False
 
 
-def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], quantile: float = DEFAULT_QUANTILE,
-              inputs: CalibrationInputs | None = None,
+def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], inputs: CalibrationInputs | None = None,
               encode: Callable[[list[str]], np.ndarray] | None = None,
               head: EntryHead | None = None) -> Calibration:
     """Choose the answer threshold for a snapshot's phrasing `vectors` (see the module's rules).
 
-    `encode` embeds the labelled queries with the snapshot's model; it is needed only when
-    `inputs` has labelled queries. `head`: the snapshot's classifier head, whose blended score
-    the threshold then applies to.
+    `inputs` carries the target rate, the labelled queries and the quantile (default: the
+    quantile rule at `DEFAULT_QUANTILE`). `encode` embeds the labelled queries with the
+    snapshot's model; it is needed only when `inputs` has labelled queries. `head`: the
+    snapshot's classifier head, whose blended score the threshold then applies to.
     """
     inputs = inputs or CalibrationInputs()
+    quantile = inputs.quantile
     if head is not None:
         scores, correct = cross_validated_scores(vectors, entry_ids, init=head)
         floor = round(float(np.quantile(scores[correct], quantile)), 4) if correct.any() else None

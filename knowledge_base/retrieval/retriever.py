@@ -20,7 +20,8 @@ from knowledge_base.entries import Entry
 from knowledge_base.retrieval.entry_head import blend
 from knowledge_base.retrieval.fusion import weighted_fusion
 from knowledge_base.retrieval.hits import Hit
-from knowledge_base.index.store import IndexStore, Snapshot
+from knowledge_base.index.snapshot import Snapshot
+from knowledge_base.index.writer import IndexStore
 
 # Each entry has several phrasings, so more vectors than entries are fetched before grouping.
 OVERFETCH = 8

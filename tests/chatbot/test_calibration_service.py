@@ -59,3 +59,16 @@ def test_out_of_scope_labels_on_logged_turns_raise_the_threshold(chatbot_home: P
     testset.write_text("".join(json.dumps({"query": q, "expected_id": None}) + "\n" for q in OUT_OF_SCOPE))
     metrics = evaluate(services.engine, testset)
     assert metrics["answer_rate"] == 0.0 and metrics["threshold_rule"] == "target"
+
+
+def test_the_caller_chooses_the_quantile_by_whether_the_model_was_tuned(chatbot_home: Path, tmp_path: Path) -> None:
+    from knowledge_base.embedding.tuning import TUNING_FILE
+    from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE
+
+    services = build_services(Settings(home=chatbot_home, generator="extractive", target_wrong_rate=0.1))
+    plain = services.calibration_inputs("all-MiniLM-L6-v2")
+    assert (plain.quantile, plain.target_wrong_rate, list(plain.labelled)) == (DEFAULT_QUANTILE, 0.1, [])
+    tuned = tmp_path / "tuned"  # a model folder as `index tune` leaves it: its record names its base
+    tuned.mkdir()
+    (tuned / TUNING_FILE).write_text(json.dumps({"base_model": "all-MiniLM-L6-v2"}))
+    assert services.calibration_inputs(str(tuned)).quantile == TUNED_QUANTILE

@@ -10,6 +10,7 @@ import pytest
 from chatbot.services import build_services
 from chatbot.settings import Settings
 from knowledge_base.embedding.tuning import TUNING_FILE
+from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE
 
 ROWS = [
     ("ship-time", "How long does shipping take?", "When will my order arrive?|delivery time|how many days to ship"),
@@ -33,6 +34,7 @@ def test_tune_makes_a_new_model_version_that_later_imports_keep(chatbot_home: Pa
     assert tuned.parent == chatbot_home / "models" / "tuned" and (tuned / "model.safetensors").exists()
     record = json.loads((tuned / TUNING_FILE).read_text())
     assert record["epochs"] == 1 and record["pairs"] > 0
+    assert manifest.calibration["quantile"] == TUNED_QUANTILE  # services chose it for a tuned model
     assert services.engine.respond(None, "I forgot my password").citations[0].entry_id == "password"
 
     more = tmp_path / "more.csv"
@@ -40,7 +42,8 @@ def test_tune_makes_a_new_model_version_that_later_imports_keep(chatbot_home: Pa
     services.import_files([more])
     after = services.index_store.read_manifest()
     assert after.embedding_model == str(tuned)  # incremental update with the tuned model
-    assert after.entry_count == 5
+    assert after.entry_count == 5 and after.calibration["quantile"] == TUNED_QUANTILE
     # The untuned model stays usable: a full rebuild (`chatbot index rebuild`) goes back to it.
-    assert services.sync_index(full=True).embedding_model == "all-MiniLM-L6-v2"
+    rebuilt = services.sync_index(full=True)
+    assert rebuilt.embedding_model == "all-MiniLM-L6-v2" and rebuilt.calibration["quantile"] == DEFAULT_QUANTILE
     assert tuned.exists()

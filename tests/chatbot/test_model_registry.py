@@ -142,3 +142,32 @@ def test_the_generator_follows_promotions_without_loading_anything(registry: Mod
 def test_generators_without_a_model_are_left_alone(registry: ModelRegistry) -> None:
     extractive = ExtractiveGenerator()
     assert follow_promoted(extractive, registry) is extractive
+
+
+def test_promote_model_says_whether_the_generator_setting_serves_the_version(tmp_path: Path) -> None:
+    from chatbot.services import promote_model
+    from chatbot.settings import Settings
+
+    local = Settings(home=tmp_path, generator="local")
+    registry = ModelRegistry(local.models_dir)
+    make_version(registry, "v1", base="smollm2")
+    promotion = promote_model(local, "v1")
+    assert promotion.card.id == "v1" and promotion.serves and registry.promoted() == "v1"
+    # Promoted all the same, but the extractive generator serves no version of SmolLM2.
+    assert promote_model(Settings(home=tmp_path, generator="extractive"), "v1").serves is False
+    with pytest.raises(ModelVersionError, match="no model version 'v9'"):
+        promote_model(local, "v9")
+
+
+def test_the_versions_table_marks_the_promoted_one_and_shows_metric_changes(registry: ModelRegistry) -> None:
+    from ui.terminal import format_model_versions
+
+    assert format_model_versions([], None) == "no model versions yet: run `chatbot finetune`"
+    first = make_version(registry, "v1", created="2025-01-01T00:00:00+00:00")
+    second = make_version(registry, "version-2", created="2025-02-01T00:00:00+00:00")
+    assert first.metric_change("exact_answer") == "0.0->0.5" and first.metric_change("loss") == "-"
+    lines = format_model_versions([first, second], "version-2").splitlines()
+    assert lines[0] == "   id         base     kind  created                    exact answer  grounded  loss"
+    assert lines[1] == "   v1         smollm2  lora  2025-01-01T00:00:00+00:00  0.0->0.5      -         -"
+    assert lines[2] == "*  version-2  smollm2  lora  2025-02-01T00:00:00+00:00  0.0->0.5      -         -"
+    assert lines[3] == "serving: version-2 (metrics: held out, before->after)"

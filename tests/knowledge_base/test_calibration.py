@@ -9,7 +9,7 @@ import numpy as np
 from knowledge_base.retrieval.calibration import calibrate_threshold, leave_one_out_scores
 from knowledge_base.embedding.embedder import ENGLISH_EMBEDDER, MULTILINGUAL_EMBEDDER, choose_embedding_model
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexStore
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.index.sync import sync_index
 
 

@@ -86,7 +86,7 @@ def test_blend_and_when_a_head_is_wanted() -> None:
 def test_a_snapshot_with_a_head_ranks_and_calibrates_on_the_blended_score(tmp_path: Path, embedder) -> None:
     from knowledge_base.retrieval.calibration import CalibrationInputs
     from knowledge_base.importers.readers import read_file
-    from knowledge_base.index.store import IndexStore
+    from knowledge_base.index.writer import IndexStore
     from knowledge_base.retrieval.retriever import Retriever
 
     entries = [e for e in read_file(DEMO_KB).entries if e.language == "en"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexStore
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.importers.readers import ImportFileError, read_file
+from knowledge_base.importers.base import ImportFileError
+from knowledge_base.importers.readers import read_file
 
 
 def write(path: Path, text: str) -> Path:

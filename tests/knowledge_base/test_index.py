@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexNotBuilt, IndexStore
+from knowledge_base.index.snapshot import IndexNotBuilt
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
 

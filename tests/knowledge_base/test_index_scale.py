@@ -17,7 +17,7 @@ import faiss
 from chatbot.settings import Settings
 from knowledge_base.index import ann
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexStore
+from knowledge_base.index.writer import IndexStore
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
 
@@ -101,7 +101,7 @@ def test_snapshots_load_memory_mapped_with_the_same_results(tmp_path: Path, demo
     store = IndexStore(tmp_path / "index", index_type=kind)
     manifest = store.rebuild_from_vectors(entries, vectors, 1, "all-MiniLM-L6-v2")
     assert manifest.mmap is True
-    with caplog.at_level(logging.INFO, logger="knowledge_base.index.store"):
+    with caplog.at_level(logging.INFO, logger="knowledge_base.index.snapshot"):
         mapped = store.load()
     assert mapped.mmapped and "memory-mapped" in caplog.text
     if sys.platform.startswith("linux"):  # the kernel's own list of this process's mappings
@@ -118,7 +118,7 @@ def test_without_mmap_support_the_index_is_read_into_memory(shop_entries, tmp_pa
     store = IndexStore(tmp_path / "index")
     store.rebuild(shop_entries, 1, embedder)
     monkeypatch.setattr(ann, "can_mmap", lambda: False)  # as on Windows, or a FAISS before 1.11
-    with caplog.at_level(logging.INFO, logger="knowledge_base.index.store"):
+    with caplog.at_level(logging.INFO, logger="knowledge_base.index.snapshot"):
         snap = store.load()
     assert not snap.mmapped and "read into memory" in caplog.text
     assert Retriever(store, embedder).search("Can I pay with PayPal?", 1)[0].entry.id == "payment"

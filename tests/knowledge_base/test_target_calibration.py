@@ -17,7 +17,7 @@ from knowledge_base.retrieval.calibration import (
     target_threshold,
 )
 from knowledge_base.entries import Entry
-from knowledge_base.index.store import IndexStore
+from knowledge_base.index.writer import IndexStore
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 # Logged questions staff marked out of scope: they sound like entries of the demo shop, so the
@@ -83,10 +83,10 @@ def test_quantile_stays_a_floor_without_out_of_scope_labels_and_small_kbs_keep_i
     vectors = np.concatenate([c + 0.3 * rng.normal(size=(5, 16)) for c in centres]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = [f"e{i // 5}" for i in range(200)]  # well-separated entries: leave-one-out is all right
-    plain = calibrate(vectors, ids, 0.05, CalibrationInputs(0.05))
+    plain = calibrate(vectors, ids, CalibrationInputs(0.05, quantile=0.05))
     assert plain.rule == "quantile" and plain.threshold == plain.quantile_threshold
     assert plain.wrong_rate == 0.0 and plain.answer_rate == pytest.approx(0.95, abs=0.01)
-    tiny = calibrate(vectors[:20], ids[:20], 0.05, CalibrationInputs(0.05))
+    tiny = calibrate(vectors[:20], ids[:20], CalibrationInputs(0.05, quantile=0.05))
     assert tiny.pairs == 20 and tiny.rule == "quantile"  # 20 pairs cannot measure a 5 % rate
 
     # Out-of-scope questions scoring like in-scope ones: the target rule takes over, above them.
@@ -94,7 +94,7 @@ def test_quantile_stays_a_floor_without_out_of_scope_labels_and_small_kbs_keep_i
     near = (near / np.linalg.norm(near, axis=1, keepdims=True)).astype(np.float32)
     assert (labelled_pairs(near, [None] * 30, vectors, ids)[0] >= plain.threshold).mean() > 0.5
     labels = [(f"question {i}", None) for i in range(30)]
-    raised = calibrate(vectors, ids, 0.05, CalibrationInputs(0.05, labels), encode=lambda texts: near)
+    raised = calibrate(vectors, ids, CalibrationInputs(0.05, labels, quantile=0.05), encode=lambda texts: near)
     assert raised.rule == "target" and raised.out_of_scope_labels == 30 and raised.pairs == 230
     assert raised.threshold > plain.threshold and raised.wrong_rate <= 0.05
 

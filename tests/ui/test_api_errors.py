@@ -23,7 +23,7 @@ from chatbot.errors import DatabaseBusy
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.services import Services
 from chatbot.settings import Settings
-from knowledge_base.index.store import Manifest
+from knowledge_base.index.snapshot import Manifest
 from live_server import running_server
 from ui.api.responses import DATABASE_DOWN
 from ui.server import create_app

@@ -1,0 +1,74 @@
+"""Markdown and plain-text documents, chunked into entries.
+
+Markdown is cut at its headings (a heading becomes its sections' question), plain text is one
+section; each section's paragraphs are packed into chunks of about `CHUNK_CHARS` characters.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from knowledge_base.entries import Entry, EntryError
+from knowledge_base.importers.base import ImportResult, RowError, read_text, slug
+
+# Documents are cut into chunks of about this many characters, on paragraph boundaries, so one
+# entry stays small enough to quote in a prompt.
+CHUNK_CHARS = 1200
+
+
+def _chunks(paragraphs: list[str], limit: int = CHUNK_CHARS) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for para in paragraphs:
+        if current and len(current) + len(para) + 2 > limit:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n\n{para}" if current else para
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _document_entries(path: Path, sections: list[tuple[str, str]]) -> ImportResult:
+    """Turn (title, body) sections into entries; the body text is also a phrasing, so a
+    customer's question finds the chunk by its content, not only by its heading."""
+    result = ImportResult()
+    stem = slug(path.stem)
+    counter = 0
+    for title, body in sections:
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+        for chunk in _chunks(paragraphs):
+            counter += 1
+            question = title or chunk.split("\n", 1)[0][:200]
+            try:
+                result.entries.append(Entry(
+                    id=f"{stem}-{counter}", question=question, answer=chunk,
+                    alternates=[" ".join(chunk.split())[:1000]], category=path.stem,
+                ).validate())
+            except EntryError as exc:
+                result.errors.append(RowError(str(path), counter, str(exc)))
+    return result
+
+
+def read_markdown(path: Path) -> ImportResult:
+    """Entries of a Markdown document, one or more per section under a heading."""
+    text = read_text(path)
+    sections: list[tuple[str, str]] = []
+    title, body = "", []
+    for line in text.splitlines():
+        heading = re.match(r"^#{1,6}\s+(.*\S)\s*#*\s*$", line)
+        if heading:
+            if "".join(body).strip():
+                sections.append((title, "\n".join(body)))
+            title, body = heading.group(1).strip(), []
+        else:
+            body.append(line)
+    if "".join(body).strip():
+        sections.append((title, "\n".join(body)))
+    return _document_entries(path, sections)
+
+
+def read_txt(path: Path) -> ImportResult:
+    """Entries of a plain-text document, chunked on paragraphs."""
+    return _document_entries(path, [("", read_text(path))])

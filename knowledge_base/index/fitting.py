@@ -1,0 +1,62 @@
+"""What a snapshot build fits on its phrasing vectors before the writer writes them.
+
+Four steps, in this order because each needs the one before: the classifier head over the
+entries (`knowledge_base.retrieval.entry_head`), the answer threshold calibrated on the head's
+blended score or the plain cosine (`knowledge_base.retrieval.calibration`), BM25's weight in
+fusion scaled to this model's cosine spread (`knowledge_base.retrieval.fusion`), and the BM25
+index over the phrasings and answers (`knowledge_base.retrieval.lexical`).
+
+Everything it needs comes in as arguments (the calibration quantile among them, chosen by the
+caller), so a build reads nothing from disk here.
+
+    >>> fit = fit_snapshot(vectors, vector_entries, entries, entry_head="auto")
+    >>> fit.calibration.threshold, fit.lexical_weight
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Collection, Sequence
+
+import numpy as np
+
+from knowledge_base.entries import Entry
+from knowledge_base.retrieval.calibration import Calibration, CalibrationInputs, calibrate
+from knowledge_base.retrieval.entry_head import EntryHead, fit_entry_head, head_wanted
+from knowledge_base.retrieval.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
+from knowledge_base.retrieval.lexical import LexicalIndex, entry_documents
+
+
+@dataclass(frozen=True)
+class SnapshotFit:
+    """What `fit_snapshot` fitted: the head (None: no head), the threshold's calibration, BM25's
+    share in fusion and the BM25 index."""
+
+    head: EntryHead | None
+    calibration: Calibration
+    lexical_weight: float
+    lexical: LexicalIndex
+
+
+def fit_snapshot(vectors: np.ndarray, vector_entries: Sequence[str], entries: Collection[Entry], *,
+                 entry_head: str = "auto", previous_head: EntryHead | None = None,
+                 calibration: CalibrationInputs | None = None,
+                 encode: Callable[[list[str]], np.ndarray] | None = None,
+                 step: Callable[[str], None] | None = None) -> SnapshotFit:
+    """Fit the head, calibrate the threshold, weigh and build BM25 for one snapshot.
+
+    `vectors`: one unit row per live phrasing, `vector_entries` their entries' ids in the same
+    order; `entries`: the snapshot's entries. `entry_head` is the setting ("auto", "on", "off";
+    see `head_wanted`), `previous_head` a head of the same model to start the fit from.
+    `calibration` carries the target rate, the labelled queries and the quantile; `encode` (the
+    snapshot model's) embeds the labelled queries. `step(name)` is told when BM25's build
+    starts (minutes at a million phrasings), for a progress display.
+    """
+    head = (fit_entry_head(vectors, vector_entries, init=previous_head)
+            if head_wanted(entry_head, len(entries), len(vector_entries)) else None)
+    calibrated = calibrate(vectors, vector_entries, calibration, encode=encode, head=head)
+    lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
+    if step is not None:
+        step("BM25")
+    lexical = LexicalIndex().build(entry_documents(entries))
+    return SnapshotFit(head, calibrated, lexical_weight, lexical)
