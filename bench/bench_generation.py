@@ -216,7 +216,7 @@ def main() -> None:
                                                cache_tokens=args.concurrency * 2048))
     generator.warm_up()
     generator.generate(requests[0])  # first call: allocation, lazy initialisation
-    on_cuda = generator.device_choice.device.startswith("cuda")
+    on_cuda = generator.device_choice.is_cuda
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     # Concurrent first, while the backend's model is the only one in memory.
