@@ -17,23 +17,24 @@ taking turns to go first so that a change in the machine's load falls on both. P
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs from a plain checkout, without installing the project
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_generation import build_requests  # noqa: E402
+from bench_generation import add_model_arguments, build_requests  # noqa: E402
 
 from chatbot.generators.local import LocalGenerator  # noqa: E402
 from chatbot.messages import ChatMessage, GenerationRequest  # noqa: E402
 from chatbot.stages.prompts import Prompt  # noqa: E402
 
+PromptPath = Callable[[LocalGenerator, GenerationRequest], Prompt]  # the prompt work of one turn
 HISTORY = [ChatMessage("user", "Hi, I have a question about my order."),
            ChatMessage("assistant", "Of course! What would you like to know about your order?")]
 
@@ -51,10 +52,10 @@ def prompt_once(generator: LocalGenerator, request: GenerationRequest) -> Prompt
     return generator.prompt(request)
 
 
-PATHS = {"twice": prompt_twice, "once": prompt_once}
+PATHS: dict[str, PromptPath] = {"twice": prompt_twice, "once": prompt_once}
 
 
-def turn_seconds(generator: LocalGenerator, build, request: GenerationRequest) -> tuple[float, float, str]:
+def turn_seconds(generator: LocalGenerator, build: PromptPath, request: GenerationRequest) -> tuple[float, float, str]:
     """(seconds building the prompt, seconds for the whole turn, answer) of one turn."""
     started = time.perf_counter()
     prompt = build(generator, request)
@@ -65,14 +66,9 @@ def turn_seconds(generator: LocalGenerator, build, request: GenerationRequest) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2", help="'smollm2' (shipped), a model folder or a hub id")
-    parser.add_argument("--device", default="cpu", help="auto, cpu, or a GPU device name")
+    add_model_arguments(parser, device="cpu", new_tokens=16)
     parser.add_argument("--turns", type=int, default=8, help="turns per path (cycling through the questions)")
-    parser.add_argument("--new-tokens", type=int, default=16, help="cap on each answer's tokens")
     parser.add_argument("--prompt-repeats", type=int, default=20, help="prompt-only builds per request and path")
-    parser.add_argument("--models-dir", type=Path,
-                        default=Path(os.environ.get("CHATBOT_HOME", Path.home() / ".local/share/chatbot")) / "models",
-                        help="where the shipped GGUF is converted (default: CHATBOT_HOME/models)")
     args = parser.parse_args()
     if min(args.turns, args.new_tokens, args.prompt_repeats) < 1:
         parser.error("--turns, --new-tokens and --prompt-repeats must be at least 1")

@@ -110,12 +110,14 @@ def trim(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-
 def estimate_tokens(text: str) -> int:
-    """Tokens of `text` for a backend without a tokenizer: two per Chinese/Japanese/Korean
-    character, one per 3 other characters. On the high side, so that an estimated prompt fits
-    the real window: SmolLM2's tokenizer, made for English, reads the demo KB's answers as 0.22
-    tokens per character in English and 1.57 in Chinese (models trained on Chinese use fewer)."""
+    """Tokens of `text` where no tokenizer is at hand (a remote backend, the API's usage figures):
+    the one estimate of the code base, which `estimate_chat_tokens` builds on.
+
+    Two per Chinese/Japanese/Korean character, one per 3 other characters. On the high side, so
+    that an estimated prompt fits the real window: SmolLM2's tokenizer, made for English, reads the
+    demo KB's answers as 0.22 tokens per character in English and 1.57 in Chinese (models trained
+    on Chinese use fewer)."""
     cjk = len(_CJK.findall(text))
     return math.ceil(cjk * 2 + (len(text) - cjk) / 3)
 
