@@ -194,15 +194,21 @@ def decode_rate(rows: list[dict], raw: list[dict]) -> float:
     return sum(r["tokens"] - 1 for r in raw) / max(sum(r["total"] - r["first"] for r in rows), 1e-9)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_arguments(parser: argparse.ArgumentParser, device: str = "auto", new_tokens: int = 64) -> None:
+    """--model, --device, --new-tokens and --models-dir: the local generator's, for every bench
+    that runs it."""
     parser.add_argument("--model", default="smollm2", help="'smollm2' (shipped), a model folder or a hub id")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--new-tokens", type=int, default=64, help="cap on each answer's tokens")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests served at once")
+    parser.add_argument("--device", default=device, help="auto, cpu, or a GPU device name (see resolve_device)")
+    parser.add_argument("--new-tokens", type=int, default=new_tokens, help="cap on each answer's tokens")
     parser.add_argument("--models-dir", type=Path,
                         default=Path(os.environ.get("CHATBOT_HOME", Path.home() / ".local/share/chatbot")) / "models",
                         help="where the shipped GGUF is converted (default: CHATBOT_HOME/models)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests served at once")
     args = parser.parse_args()
     if args.new_tokens < 1 or args.concurrency < 1:
         parser.error("--new-tokens and --concurrency must be at least 1")
@@ -216,7 +222,7 @@ def main() -> None:
                                                cache_tokens=args.concurrency * 2048))
     generator.warm_up()
     generator.generate(requests[0])  # first call: allocation, lazy initialisation
-    on_cuda = generator.device_choice.device.startswith("cuda")
+    on_cuda = generator.device_choice.is_cuda
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     # Concurrent first, while the backend's model is the only one in memory.

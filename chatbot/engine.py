@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Iterator
 from chatbot.stages.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
-from chatbot.stages.grounding import GroundingChecker, GroundingResult, citation_numbers
+from chatbot.stages.grounding import GroundingChecker, citation_numbers
 from chatbot.stages.guard import GuardResult, check_message
 from chatbot.stages.language import detect_language
-from chatbot.messages import ChatMessage, Citation, GenerationRequest, Reply
+from chatbot.messages import ChatMessage, Citation, GenerationRequest, GroundingResult, Reply
 from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
@@ -223,8 +223,8 @@ class ChatEngine:
         """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
         (a prompt over budget) or ""."""
         try:
-            given = request.hits[: self.generator.prompt(request).entries]
-            return "".join(self.generator.stream(request)).strip(), given, ""
+            prompt = self.generator.prompt(request)  # built once; the generator streams this very prompt
+            return "".join(self.generator.stream(prompt)).strip(), prompt.hits, ""
         except PromptBudgetError as error:
             return "", request.hits, f"the prompt does not fit the context window: {error}"
         except GeneratorError as error:

@@ -1,14 +1,14 @@
-"""Dataclasses that travel between the engine's steps and out to the UI, API and log."""
+"""Dataclasses that travel between the engine's steps and out to the UI, API and log.
+
+Stages import these; this module imports no stage, so that any stage can hand its result to
+any other without the two importing each other.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from knowledge_base.retrieval.hits import Hit
-
-if TYPE_CHECKING:
-    from chatbot.stages.grounding import GroundingResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,20 @@ class GenerationRequest:
     max_new_tokens: int = 160
     # Tokens of prompt + answer; None: the model's own window (see Generator.prompt_budget).
     context_window: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroundingResult:
+    """The grounding check's verdict on one answer (`chatbot.stages.grounding`); `reasons` says in
+    words why it is not grounded (empty if it is)."""
+
+    grounded: bool
+    reasons: tuple[str, ...] = ()
+    cited: tuple[int, ...] = ()  # the entry numbers the answer was checked against
+    unsupported_numbers: tuple[str, ...] = ()
+    invalid_citations: tuple[int, ...] = ()
+    overlap: float = 1.0  # share of the answer's content terms found in the sources
+    entailment: float | None = None  # the NLI model's probability, when one is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +74,7 @@ class Reply:
     query: str = ""  # the text that was retrieved for, after cleaning
     hits: list[Hit] = field(default_factory=list)
     # The grounding check of the generated answer; None when nothing was generated (abstained).
-    grounding: "GroundingResult | None" = None
+    grounding: GroundingResult | None = None
     # The generated answer that failed the check and was replaced by the extractive one; the
     # customer never saw it.
     replaced_answer: str = ""

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 from chatbot.generators.base import Generator
 from chatbot.messages import GenerationRequest
+from chatbot.stages.prompts import Prompt
 
 
 class ScriptedGenerator(Generator):
-    """Streams `text` word by word, whatever it is asked; records the requests."""
+    """Streams `text` word by word, whatever it is asked; records the requests it was prompted for."""
 
     name = "scripted"
 
@@ -18,7 +19,7 @@ class ScriptedGenerator(Generator):
         self.text = text
         self.requests: list[GenerationRequest] = []
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        self.requests.append(request)
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        self.requests.append(prompt.request)
         words = self.text.split(" ")
         yield from (word if i == 0 else " " + word for i, word in enumerate(words))

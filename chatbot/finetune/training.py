@@ -88,7 +88,7 @@ def training_plan(choice: DeviceChoice, full: bool) -> TrainingPlan:
     master weights (AdamW updates are lost in bf16's 8-bit mantissa). Anything else (CPU, MPS,
     fp16-only GPUs, where fp16 would need loss scaling) trains in fp32.
     """
-    if choice.device.startswith("cuda") and choice.dtype_name == "bfloat16":
+    if choice.is_cuda and choice.dtype_name == "bfloat16":
         return TrainingPlan(choice.device, "float32" if full else "bfloat16", "bfloat16", True)
     return TrainingPlan(choice.device, "float32", None, False)
 

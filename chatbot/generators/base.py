@@ -1,7 +1,12 @@
-"""The generator interface: every backend streams text for a `GenerationRequest`.
+"""The generator interface: a backend builds the prompt for a `GenerationRequest`, then streams
+the answer to that prompt.
+
+    >>> prompt = generator.prompt(request)  # once per turn: rendered, trimmed, counted (tokenised)
+    >>> answer = "".join(generator.stream(prompt))
 
 Backends that know their tokenizer override `count_chat_tokens` and `context_window`, so that
-prompts are trimmed by real token counts; the defaults estimate (see `chatbot.stages.prompts`).
+prompts are trimmed by real token counts; the defaults estimate (`chatbot.stages.prompts.
+estimate_chat_tokens`, the one estimate of the code base).
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ class Generator(ABC):
         """Load whatever the backend needs; safe to call more than once."""
 
     @abstractmethod
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """Yield the answer in pieces, in order, as they are produced; `GeneratorError` on failure."""
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Yield the answer to `prompt` (this generator's `prompt(request)`) in pieces, in order, as
+        they are produced, without building the prompt again; `GeneratorError` on failure."""
 
     def generate(self, request: GenerationRequest) -> str:
-        """The whole answer at once."""
-        return "".join(self.stream(request)).strip()
+        """The whole answer to `request` at once: its prompt built once, then streamed."""
+        return "".join(self.stream(self.prompt(request))).strip()
 
     @property
     def context_window(self) -> int | None:

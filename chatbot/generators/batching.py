@@ -41,6 +41,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from knowledge_base.embedding.devices import is_cuda
+
 log = logging.getLogger(__name__)
 
 # Tokens one forward pass may take in: long prompts are prefilled in chunks of this size. Without
@@ -206,7 +208,7 @@ class ContinuousBatcher:
         self._page_size = int(getattr(defaults, "page_size", None) or getattr(defaults, "block_size", 256))
         num_blocks = math.ceil(self.options.cache_tokens / self._page_size)
         self.capacity_tokens = num_blocks * self._page_size
-        on_cuda = self.model.device.type == "cuda"
+        on_cuda = is_cuda(self.model.device)
         chunk = PREFILL_CHUNK_TOKENS["gpu" if self.model.device.type != "cpu" else "cpu"]
         config = ContinuousBatchingConfig(
             num_blocks=num_blocks,

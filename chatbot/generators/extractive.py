@@ -14,11 +14,11 @@ class ExtractiveGenerator(Generator):
 
     name = "extractive"
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        if not request.hits:
-            return
-        yield request.hits[0].entry.answer
-
     def prompt(self, request: GenerationRequest) -> Prompt:
         """No prompt is sent, so nothing is trimmed: every hit counts as given."""
-        return Prompt([], len(request.hits), 0)
+        return Prompt(request, [], len(request.hits), 0)
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        if not prompt.request.hits:
+            return
+        yield prompt.request.hits[0].entry.answer

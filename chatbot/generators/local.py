@@ -27,14 +27,14 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from chatbot.generators.base import Generator, stripped_pieces
 from chatbot.generators.batching import BatchingOptions, ContinuousBatcher, TokenStream
 from chatbot.messages import GenerationRequest
-from chatbot.stages.prompts import Messages
+from chatbot.stages.prompts import Messages, Prompt, build_prompt
 from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 
 log = logging.getLogger(__name__)
@@ -231,13 +231,35 @@ class LocalGenerator(Generator):
         with self._tokenizer_lock:
             return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def count_chat_tokens(self, messages: Messages) -> int:
-        """Exactly the tokens `generate` feeds the model: chat template and generation prompt."""
+    def encode_chat(self, messages: Messages) -> list[int]:
+        """The token ids the model is fed for `messages`: its chat template and generation prompt."""
         self.warm_up()
         with self._tokenizer_lock:
             encoded = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                           return_dict=True)
-        return len(encoded["input_ids"])
+        return list(encoded["input_ids"])
+
+    def count_chat_tokens(self, messages: Messages) -> int:
+        """Exactly the tokens `stream` feeds the model: chat template and generation prompt."""
+        return len(self.encode_chat(messages))
+
+    def prompt(self, request: GenerationRequest) -> Prompt:
+        """The prompt trimmed to the budget by the model's own tokenizer, with its token ids.
+
+        The ids are those of the last chat counted while trimming (which is the chat returned), so
+        the chat is tokenised once per turn when it fits at once; `stream` feeds them as they are.
+        """
+        counted: dict[tuple[tuple[str, str], ...], list[int]] = {}
+
+        def count(messages: Messages) -> int:
+            ids = self.encode_chat(messages)
+            counted.clear()  # only the last chat counted can be the one returned
+            counted[_chat_key(messages)] = ids
+            return len(ids)
+
+        built = build_prompt(request, max_tokens=self.prompt_budget(request), count_tokens=count)
+        ids = counted.get(_chat_key(built.messages)) or self.encode_chat(built.messages)
+        return replace(built, tokens=len(ids), token_ids=tuple(ids))
 
     @property
     def batched(self) -> bool:
@@ -249,34 +271,26 @@ class LocalGenerator(Generator):
         if self._batcher is not None:
             self._batcher.stop()
 
-    def prompt_ids(self, request: GenerationRequest) -> list[int]:
-        """The prompt's token ids: the request's messages through the model's chat template."""
-        self.warm_up()
-        messages = self.prompt(request).messages  # trimmed to the context window by real token counts
-        with self._tokenizer_lock:
-            encoded = self._tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=True, return_dict=True
-            )
-        return list(encoded["input_ids"])
-
     def new_tokens_for(self, request: GenerationRequest) -> int:
         """How many tokens `request` may generate: its own limit within this generator's cap."""
         return max(1, min(request.max_new_tokens, self.max_new_tokens))
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """Pieces whose concatenation is `generate(request)`: one line, no leading or trailing blanks.
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Pieces whose concatenation is `generate(prompt.request)`: one line, no leading or
+        trailing blanks. A prompt that carries no token ids (another backend built it) is encoded.
 
         Closing the iterator early (a client that left) stops this request's generation only.
         """
-        ids = self.prompt_ids(request)
-        limit = self.new_tokens_for(request)
+        self.warm_up()
+        ids = list(prompt.token_ids) if prompt.token_ids is not None else self.encode_chat(prompt.messages)
+        limit = self.new_tokens_for(prompt.request)
         batcher = self._batcher
         if batcher is not None and len(ids) + limit > batcher.capacity_tokens:
             log.warning("a prompt of %d tokens does not fit the batching cache of %d tokens: generated "
                         "on its own (raise CHATBOT_GENERATION_CACHE_TOKENS)", len(ids), batcher.capacity_tokens)
             batcher = None
         if batcher is None:
-            yield from self._stream_alone(request, ids)
+            yield from self._stream_alone(ids, limit)
             return
         tokens = batcher.submit(ids, limit)
         try:
@@ -284,7 +298,7 @@ class LocalGenerator(Generator):
         finally:
             tokens.cancel()  # the line ended or the consumer left: free its place in the batch
 
-    def _stream_alone(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
+    def _stream_alone(self, ids: list[int], limit: int) -> Iterator[str]:
         """One `model.generate` for this request, in a thread that feeds a `TextIteratorStreamer`."""
         import torch
         from transformers import TextIteratorStreamer
@@ -294,7 +308,7 @@ class LocalGenerator(Generator):
         # Greedy and without repetition penalty: the answer must repeat the entries' facts.
         config.update(
             do_sample=False, temperature=None, top_p=None, top_k=None, repetition_penalty=None,
-            max_new_tokens=self.new_tokens_for(request), pad_token_id=tokenizer.pad_token_id,
+            max_new_tokens=limit, pad_token_id=tokenizer.pad_token_id,
         )
         cancel = threading.Event()
         criteria = _line_end_criteria_class()(tokenizer, len(ids), cancel)
@@ -320,6 +334,11 @@ class LocalGenerator(Generator):
             thread.join()
         if failure:
             raise failure[0]
+
+
+def _chat_key(messages: Messages) -> tuple[tuple[str, str], ...]:
+    """A chat as a dictionary key: equal keys, equal template output."""
+    return tuple((m["role"], m["content"]) for m in messages)
 
 
 def _start_batcher(model: Any, options: BatchingOptions) -> ContinuousBatcher | None:

@@ -24,7 +24,7 @@ from chatbot.generators.base import Generator
 from chatbot.generators.local import LocalGenerator
 from chatbot.messages import GenerationRequest
 from chatbot.generators.registry import ModelRegistry, ModelVersionError
-from chatbot.stages.prompts import Messages
+from chatbot.stages.prompts import Messages, Prompt
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,13 @@ class PromotedVersionGenerator(Generator):
     def warm_up(self) -> None:
         self.current().warm_up()
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        yield from self.current().stream(request)
+    def prompt(self, request: GenerationRequest) -> Prompt:
+        return self.current().prompt(request)
 
-    def generate(self, request: GenerationRequest) -> str:
-        return self.current().generate(request)
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        # Should a switch fall between `prompt` and `stream`, the token ids still fit: a version
+        # serves only under the base it was tuned from, whose tokenizer it keeps.
+        yield from self.current().stream(prompt)
 
     # The prompt is trimmed by the serving model's own tokenizer and window, not the base estimate.
     @property

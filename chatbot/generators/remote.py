@@ -5,7 +5,8 @@ llama.cpp's server, OpenAI itself, or another instance of this bot's own `/v1` A
     >>> generator.name                                   # nothing is contacted yet
     'openai:Qwen/Qwen2.5-7B-Instruct@http://gpu-box:8000/v1'
 
-The prompt is the chat the local model gets (`Generator.prompt`, trimmed to the context window), sent greedy
+The prompt is the chat the local model gets (`Generator.prompt`, trimmed to the context window by the
+estimate, built once per turn and handed to `stream`), sent greedy
 (temperature 0). The `openai` SDK does the HTTP: streaming, the timeout, and retries with
 back-off of connection errors, 408, 409, 429 and 5xx answers. Whatever still fails is raised as
 a `GeneratorError` that names the server and the cause (never the API key); the engine then
@@ -28,6 +29,7 @@ from pydantic import SecretStr
 
 from chatbot.generators.base import Generator, GeneratorError, stripped_pieces
 from chatbot.messages import GenerationRequest
+from chatbot.stages.prompts import Prompt
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -108,9 +110,9 @@ class RemoteGenerator(Generator):
             self._model = ids[0]
         return self._model
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
+    def stream(self, prompt: Prompt) -> Iterator[str]:
         with self._errors("answer"):
-            chunks = self._openai().chat.completions.create(stream=True, **self._arguments(request))
+            chunks = self._openai().chat.completions.create(stream=True, **self._arguments(prompt))
         # Once pieces flow nothing is retried: the customer has already seen them.
         with chunks, self._errors("answer", midway=True):
             yield from stripped_pieces(
@@ -118,15 +120,16 @@ class RemoteGenerator(Generator):
                 if choice.delta is not None and choice.delta.content)
 
     def generate(self, request: GenerationRequest) -> str:
+        """The whole answer in one (non-streamed) response."""
         with self._errors("answer"):
-            completion = self._openai().chat.completions.create(**self._arguments(request))
+            completion = self._openai().chat.completions.create(**self._arguments(self.prompt(request)))
         choices = completion.choices
         return (choices[0].message.content or "").strip() if choices else ""
 
-    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
+    def _arguments(self, prompt: Prompt) -> dict[str, Any]:
         # Greedy: the answer must repeat the entries' facts, not vary them.
-        return {"model": self.model(), "messages": self.prompt(request).messages, "temperature": 0,
-                "max_tokens": max(1, min(request.max_new_tokens, self.max_new_tokens))}
+        return {"model": self.model(), "messages": prompt.messages, "temperature": 0,
+                "max_tokens": max(1, min(prompt.request.max_new_tokens, self.max_new_tokens))}
 
     def _openai(self) -> "OpenAI":
         with self._lock:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chatbot.messages import GroundingResult
 from chatbot.stages.numbers import CHINESE_NUMERAL, stated_numbers
 
 if TYPE_CHECKING:
@@ -41,19 +42,6 @@ DEFAULT_MIN_OVERLAP = 0.6
 _CITATION = re.compile(r"\[\s*(\d{1,3}(?:\s*,\s*\d{1,3})*)\s*\]")
 # Politeness that any answer may add without a source.
 _FILLER = ("please", "thanks", "thank", "sorry", "hello", "yes", "sure", "glad", "happy", "help", "welcome")
-
-
-@dataclass(frozen=True, slots=True)
-class GroundingResult:
-    """The verdict on one answer; `reasons` says in words why it is not grounded (empty if it is)."""
-
-    grounded: bool
-    reasons: tuple[str, ...] = ()
-    cited: tuple[int, ...] = ()  # the entry numbers the answer was checked against
-    unsupported_numbers: tuple[str, ...] = ()
-    invalid_citations: tuple[int, ...] = ()
-    overlap: float = 1.0  # share of the answer's content terms found in the sources
-    entailment: float | None = None  # the NLI model's probability, when one is configured
 
 
 def citation_numbers(text: str) -> list[int]:

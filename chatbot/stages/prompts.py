@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from chatbot.messages import ChatMessage, GenerationRequest
+from knowledge_base.retrieval.hits import Hit
 
 Messages = list[dict[str, str]]
 # Tokens of a whole chat as the model reads it: template, special tokens and generation prompt.
@@ -49,13 +50,25 @@ class PromptBudgetError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """The chat to send, and what of the request made it in."""
+    """The chat to send for `request`, and what of the request made it in.
 
+    Built once per turn by a generator's `prompt(request)` and handed to its `stream(prompt)`,
+    so the chat is rendered and counted once. `token_ids` is the chat through the model's own
+    template, set by a backend that tokenises (the local model), so that it is encoded once too.
+    """
+
+    request: GenerationRequest  # what it was built for: the hits it numbers, the answer's token cap
     messages: Messages
     entries: int  # the first `entries` hits are in the prompt, numbered [1] … [entries]
     history: int  # earlier messages kept
     tokens: int | None = None  # as counted against the budget; None when there was none
     truncated: bool = False  # the last entry's answer was cut to fit
+    token_ids: tuple[int, ...] | None = None  # the model's input ids; None where not tokenised here
+
+    @property
+    def hits(self) -> list[Hit]:
+        """The hits the prompt gives the model: the ones its citations [n] can name."""
+        return self.request.hits[: self.entries]
 
 
 # ISO 639-1 codes (what langdetect returns) → the name a model understands.
@@ -97,12 +110,14 @@ def trim(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
-
 def estimate_tokens(text: str) -> int:
-    """Tokens of `text` for a backend without a tokenizer: two per Chinese/Japanese/Korean
-    character, one per 3 other characters. On the high side, so that an estimated prompt fits
-    the real window: SmolLM2's tokenizer, made for English, reads the demo KB's answers as 0.22
-    tokens per character in English and 1.57 in Chinese (models trained on Chinese use fewer)."""
+    """Tokens of `text` where no tokenizer is at hand (a remote backend, the API's usage figures):
+    the one estimate of the code base, which `estimate_chat_tokens` builds on.
+
+    Two per Chinese/Japanese/Korean character, one per 3 other characters. On the high side, so
+    that an estimated prompt fits the real window: SmolLM2's tokenizer, made for English, reads the
+    demo KB's answers as 0.22 tokens per character in English and 1.57 in Chinese (models trained
+    on Chinese use fewer)."""
     cjk = len(_CJK.findall(text))
     return math.ceil(cjk * 2 + (len(text) - cjk) / 3)
 
@@ -191,7 +206,7 @@ def build_prompt(request: GenerationRequest, *, max_tokens: int | None = None,
                 low = middle
         entries[-1] = (question, trim(answer, low))
         tokens, truncated = fits(entries), True
-    return Prompt(_render(language, entries, history, query), len(entries), len(history),
+    return Prompt(request, _render(language, entries, history, query), len(entries), len(history),
                   tokens if max_tokens is not None else None, truncated)
 
 

@@ -26,10 +26,26 @@ class DeviceChoice:
     def is_gpu(self) -> bool:
         return self.device != "cpu"
 
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the model runs on an NVIDIA GPU (CUDA graphs, bf16 autocast)."""
+        return is_cuda(self.device)
+
     def torch_dtype(self) -> Any:
         import torch  # imported here: `import chatbot` must not import torch
 
         return getattr(torch, self.dtype_name)
+
+
+def is_cuda(device: Any) -> bool:
+    """Whether `device` (a torch device string, a `torch.device`, or a model's `.device`) is a
+    CUDA device: for the code that switches on a CUDA-only feature without naming the device.
+
+        >>> is_cuda("cuda:1"), is_cuda("cpu")
+        (True, False)
+    """
+    kind = getattr(device, "type", None) or str(device)
+    return kind.split(":")[0] == "cuda"
 
 
 def resolve_device(setting: str = "auto", dtype: str = "auto") -> DeviceChoice:

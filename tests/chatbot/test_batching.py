@@ -75,7 +75,7 @@ def test_batching_runs_on_the_resolved_cpu_device(batched: LocalGenerator, unbat
 
 @pytest.mark.slow
 def test_stream_yields_the_answer_in_order(batched: LocalGenerator, alone: list[str]) -> None:
-    pieces = list(batched.stream(REQUESTS[0]))
+    pieces = list(batched.stream(batched.prompt(REQUESTS[0])))
     assert len(pieces) >= 3 and all(pieces), pieces
     assert "".join(pieces) == alone[0]
     assert "30" in alone[0] and "\n" not in alone[0], alone[0]
@@ -85,7 +85,7 @@ def test_stream_yields_the_answer_in_order(batched: LocalGenerator, alone: list[
 def test_token_stream_equals_raw_greedy_generate(batched: LocalGenerator, unbatched: LocalGenerator) -> None:
     import torch
 
-    ids = batched.prompt_ids(REQUESTS[1])
+    ids = list(batched.prompt(REQUESTS[1]).token_ids)
     batches = list(batched._batcher.submit(ids, max_new_tokens=12))
     streamed = [token for batch in batches for token in batch]
     with torch.inference_mode():
@@ -100,7 +100,7 @@ def test_concurrent_requests_get_their_own_answers_equal_to_alone(
     batched: LocalGenerator, unbatched: LocalGenerator, alone: list[str]
 ) -> None:
     with ThreadPoolExecutor(len(REQUESTS)) as pool:
-        streamed = list(pool.map(lambda request: list(batched.stream(request)), REQUESTS))
+        streamed = list(pool.map(lambda request: list(batched.stream(batched.prompt(request))), REQUESTS))
     assert ["".join(pieces) for pieces in streamed] == alone
     assert len(set(alone)) == len(alone)  # four different answers: no mix-up could go unseen
     # And the same as plain `model.generate`, one request at a time, without batching.
@@ -113,7 +113,7 @@ def test_a_request_joins_one_already_generating(batched: LocalGenerator) -> None
     batcher = batched._batcher
     first = batcher.submit(counting_prompt(batched), max_new_tokens=40)
     a_tokens = next(first)
-    second = batcher.submit(batched.prompt_ids(REQUESTS[0]), max_new_tokens=8)
+    second = batcher.submit(batched.prompt(REQUESTS[0]).token_ids, max_new_tokens=8)
     b_tokens = next(second)
     a_rest = [token for batch in first for token in batch]
     assert b_tokens and len(a_tokens) + len(a_rest) == 40
@@ -127,7 +127,7 @@ def test_cancelling_one_request_leaves_the_others(batched: LocalGenerator, alone
     started = threading.Barrier(3)
 
     def leave_early() -> str:
-        stream = batched.stream(REQUESTS[0])
+        stream = batched.stream(batched.prompt(REQUESTS[0]))
         started.wait()
         piece = next(stream)
         stream.close()  # the customer went away
@@ -172,7 +172,7 @@ def test_a_prompt_larger_than_the_cache_is_generated_on_its_own(
                            batching=BatchingOptions(max_batch_size=2, cache_tokens=256))
     try:
         small.warm_up()
-        assert small.batched and len(small.prompt_ids(long_request)) + 20 > small._batcher.capacity_tokens
+        assert small.batched and len(small.prompt(long_request).token_ids) + 20 > small._batcher.capacity_tokens
         answer = small.generate(long_request)
         assert answer and answer == unbatched.generate(long_request)
     finally:

@@ -140,7 +140,7 @@ def test_the_version_serves_in_process_after_promotion_and_rollback(
     example = build_examples(services.engine, [(services.knowledge_base.get(entry_id), question)])[0][0]
     assert example.request.hits == served.hits
     row = tokenize_example(generator._tokenizer, example, 2048)
-    serving_ids = generator.prompt_ids(example.request)  # exactly what the batching loop is fed
+    serving_ids = list(generator.prompt(example.request).token_ids)  # exactly what the batching loop is fed
     prompt_length = len(serving_ids)
     assert row["input_ids"][:prompt_length] == serving_ids
     assert set(row["labels"][:prompt_length]) == {-100}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import evaluation
+from chatbot.evaluation.cases import TestSetError
 from chatbot.finetune.dataset import Example, approved_turn_examples, build_examples
 from chatbot.finetune.evalset import eval_set_examples, load_eval_cases
 from chatbot.finetune.metrics import concurrent_requests, generate_answers, metrics_by_language
@@ -142,9 +142,9 @@ def test_eval_set_queries_become_held_out_examples(services: Services, tmp_path:
 def test_a_bad_eval_set_is_refused_naming_the_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"query": "fine", "expected_id": "a"}\n{"query": 3}\n', encoding="utf-8")
-    with pytest.raises(evaluation.TestSetError, match="broken.jsonl:2"):
+    with pytest.raises(TestSetError, match="broken.jsonl:2"):
         load_eval_cases([broken])
-    with pytest.raises(evaluation.TestSetError, match="cannot read"):
+    with pytest.raises(TestSetError, match="cannot read"):
         load_eval_cases([tmp_path / "missing.jsonl"])
     with pytest.raises(ValueError, match="at least 1"):
         load_eval_cases([broken], limit=0)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,15 +102,30 @@ def test_answer_is_one_non_empty_line_from_the_entry(return_answer: str) -> None
 
 @pytest.mark.slow
 def test_stream_pieces_join_to_the_generated_answer(generator: LocalGenerator, return_answer: str) -> None:
-    pieces = list(generator.stream(RETURN_REQUEST))
+    pieces = list(generator.stream(generator.prompt(RETURN_REQUEST)))
     assert len(pieces) >= 3, pieces
     assert all(isinstance(p, str) and p for p in pieces)
     assert "".join(pieces) == return_answer  # greedy: the same text either way
 
 
 @pytest.mark.slow
+def test_a_turn_tokenises_its_prompt_once(generator: LocalGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real tokenizer runs; the wrapper only counts how often the chat goes through it.
+    tokenizer = generator._tokenizer
+    template, calls = tokenizer.apply_chat_template, []
+    monkeypatch.setattr(tokenizer, "apply_chat_template", lambda *a, **k: calls.append(1) or template(*a, **k))
+    short = GenerationRequest(RETURN_REQUEST.query, "en", [RETURNS], max_new_tokens=4)
+    prompt = generator.prompt(short)  # counted against the budget: the one tokenisation
+    assert len(calls) == 1 and prompt.tokens == len(prompt.token_ids) > 50
+    answer = "".join(generator.stream(prompt))
+    assert len(calls) == 1 and answer  # streamed from the prompt's own ids
+    # A prompt without ids (as the old path re-built it) is encoded by `stream`: same answer.
+    assert "".join(generator.stream(replace(prompt, token_ids=None))) == answer and len(calls) == 2
+
+
+@pytest.mark.slow
 def test_stream_stops_when_the_consumer_stops(generator: LocalGenerator) -> None:
-    stream = generator.stream(RETURN_REQUEST)
+    stream = generator.stream(generator.prompt(RETURN_REQUEST))
     assert next(stream)
     stream.close()  # cancels generation and joins its thread
 

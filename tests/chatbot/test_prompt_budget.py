@@ -41,8 +41,9 @@ def request_() -> GenerationRequest:
 
 
 def fed_tokens(generator: LocalGenerator, request: GenerationRequest) -> int:
-    """How many tokens `generate` would feed the model for `request`."""
-    return len(generator.prompt_ids(request))
+    """How many tokens `generate` would feed the model for `request`: its prompt's chat encoded
+    afresh, not the ids the prompt carries (checked against these below)."""
+    return len(generator.encode_chat(generator.prompt(request).messages))
 
 
 def test_the_window_is_the_models_own(generator: LocalGenerator) -> None:
@@ -64,6 +65,8 @@ def test_what_the_model_is_fed_fits_every_window(generator: LocalGenerator, requ
         except PromptBudgetError:
             break
         assert prompt.tokens == fed_tokens(generator, request) <= window - MAX_NEW_TOKENS  # real counts
+        # The ids kept from trimming are the returned chat's, however much was trimmed.
+        assert list(prompt.token_ids) == generator.encode_chat(prompt.messages)
         assert prompt.messages[-1] == {"role": "user", "content": request_.query}
         assert prompt.messages[0]["content"].startswith("You are a customer-service assistant.")
         seen.append((prompt.history, prompt.entries, prompt.truncated))

@@ -110,11 +110,16 @@ def remote(url: str, retries: int = 0, timeout_s: float = 5.0) -> RemoteGenerato
     return RemoteGenerator(url, RemoteOptions("peer-model", SecretStr(KEY), timeout_s, retries), 64)
 
 
+def stream(generator: RemoteGenerator, request: GenerationRequest) -> Iterator[str]:
+    """The pieces of `request`'s answer, its prompt built as the engine builds it: once."""
+    return generator.stream(generator.prompt(request))
+
+
 # ---- the generator ----
 
 
 def test_the_prompt_goes_as_chat_messages_with_the_key(peer: Peer) -> None:
-    assert list(remote(peer.url).stream(REQUEST)) == ["Items can be", " returned."]
+    assert list(stream(remote(peer.url), REQUEST)) == ["Items can be", " returned."]
     [sent] = peer.requests
     assert sent["path"] == "/v1/chat/completions" and sent["authorization"] == f"Bearer {KEY}"
     body = sent["body"]
@@ -137,7 +142,7 @@ def test_a_server_error_is_retried_then_raised_without_the_key(peer: Peer) -> No
 def test_a_refusal_is_not_retried(peer: Peer) -> None:
     peer.behaviour = "401"
     with pytest.raises(GeneratorError, match="HTTP 401"):
-        list(remote(peer.url, retries=3).stream(REQUEST))
+        list(stream(remote(peer.url, retries=3), REQUEST))
     assert len(peer.requests) == 1
 
 
@@ -145,7 +150,7 @@ def test_a_stalled_server_times_out(peer: Peer) -> None:
     peer.behaviour = "stall"
     started = time.monotonic()
     with pytest.raises(GeneratorError, match=r"did not answer within 0.3 s \(1 attempt\(s\)\)"):
-        list(remote(peer.url, timeout_s=0.3).stream(REQUEST))
+        list(stream(remote(peer.url, timeout_s=0.3), REQUEST))
     assert time.monotonic() - started < 1.5
 
 
@@ -153,7 +158,7 @@ def test_a_stream_that_breaks_off_raises_after_its_pieces(peer: Peer) -> None:
     peer.behaviour = "break"
     pieces = []
     with pytest.raises(GeneratorError, match="broke off its answer"):
-        for piece in remote(peer.url, retries=2).stream(REQUEST):
+        for piece in stream(remote(peer.url, retries=2), REQUEST):
             pieces.append(piece)
     assert pieces == ["Items can"] and len(peer.requests) == 1  # nothing is retried once shown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from knowledge_base.embedding.devices import DeviceChoice, resolve_device
+from knowledge_base.embedding.devices import DeviceChoice, is_cuda, resolve_device
 
 
 def test_cpu_runs_in_float32() -> None:
@@ -45,3 +45,18 @@ def test_unknown_dtype_is_refused() -> None:
 def test_missing_cuda_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         resolve_device("cuda:0")
+
+
+@pytest.mark.parametrize(("device", "cuda"), [
+    ("cuda", True), ("cuda:1", True), (torch.device("cuda", 0), True),
+    ("cpu", False), ("mps", False), (torch.device("cpu"), False), ("cudax", False),
+])
+def test_is_cuda_reads_strings_and_torch_devices(device: object, cuda: bool) -> None:
+    # What batching (a model's `.device`) and training (a DeviceChoice) ask instead of naming "cuda".
+    assert is_cuda(device) is cuda
+
+
+def test_a_choice_knows_whether_it_is_cuda() -> None:
+    assert DeviceChoice("cuda:0", "bfloat16").is_cuda and DeviceChoice("cuda:0", "bfloat16").is_gpu
+    assert not DeviceChoice("mps", "float16").is_cuda and DeviceChoice("mps", "float16").is_gpu
+    assert not resolve_device("cpu").is_cuda

@@ -311,7 +311,7 @@ def test_remote_generator_asks_the_server_for_its_model_and_answers(server_url: 
     request = GenerationRequest("How long does shipping take?", "en", hits)
     # The peer answers the prompt's question (the last user message) from its own knowledge base.
     assert remote.generate(request) == SHIPPING
-    assert "".join(remote.stream(request)) == SHIPPING
+    assert "".join(remote.stream(remote.prompt(request))) == SHIPPING
 
 
 def test_an_engine_whose_generator_is_the_server(server_url: str, services: Services) -> None:
