@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from chatbot.services import Services, build_services
-from chatbot.settings import Settings
+from chatbot.services import Services
 
 FAQ = """id,question,alternates,answer,language
 ship-time,How long does shipping take?,When will my order arrive?|delivery time,Standard shipping takes 3-5 business days.,en
@@ -20,12 +17,8 @@ ship-time-zh,发货需要多长时间？,我的订单什么时候到？|配送�
 
 
 @pytest.fixture
-def services(chatbot_home: Path, tmp_path: Path) -> Services:
-    faq = tmp_path / "faq.csv"
-    faq.write_text(FAQ, encoding="utf-8")
-    built = build_services(Settings(home=chatbot_home, generator="extractive"))
-    built.import_files([faq])
-    return built
+def services(make_services) -> Services:
+    return make_services(FAQ)
 
 
 def test_in_scope_question_is_answered_with_a_citation(services: Services) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from faq_services import services_with_faq
 from scripted_generator import ScriptedGenerator
 
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.messages import Reply
-from chatbot.services import Services, build_services
-from chatbot.settings import Settings
+from chatbot.services import Services
 
 FAQ = """id,question,alternates,answer,language
 returns,Can I return an item?,What is your return policy?|I want to send something back,You can return items within 30 days of delivery.,en
@@ -31,11 +31,7 @@ RETURNS = "You can return items within 30 days of delivery."
 
 
 def make_services(home: Path, tmp_path: Path, faq: str = FAQ, **settings) -> Services:
-    path = tmp_path / "faq.csv"
-    path.write_text(faq, encoding="utf-8")
-    services = build_services(Settings(home=home, **{"generator": "extractive", **settings}))
-    services.import_files([path])
-    return services
+    return services_with_faq(home, faq, **settings)
 
 
 @pytest.fixture

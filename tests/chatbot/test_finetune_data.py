@@ -6,6 +6,7 @@ No generative model is loaded here: see test_finetune_run.py for the real traini
 from __future__ import annotations
 
 import pytest
+from faq_services import services_with_faq
 
 from chatbot.finetune.dataset import (
     build_examples,
@@ -15,11 +16,10 @@ from chatbot.finetune.dataset import (
     target_answer,
 )
 from chatbot.finetune.metrics import agrees, answer_metrics, normalise_answer
-from chatbot.finetune.training import TrainOptions, TrainingPlan, training_plan
+from chatbot.finetune.training import TrainingPlan, TrainOptions, training_plan
 from chatbot.messages import GenerationRequest
+from chatbot.services import Services
 from chatbot.stages.prompts import build_messages
-from chatbot.services import Services, build_services
-from chatbot.settings import Settings
 from knowledge_base.embedding.devices import DeviceChoice, resolve_device
 from knowledge_base.entries import Entry
 
@@ -75,14 +75,9 @@ def test_a_bad_holdout_is_refused(holdout: float) -> None:
 def services(tmp_path_factory: pytest.TempPathFactory) -> Services:
     """One KB for the module (read only by these tests), in its own data folder."""
     home = tmp_path_factory.mktemp("finetune-data")
-    faq = home / "faq.csv"
-    faq.write_text(FAQ, encoding="utf-8")
     # The English model: quick to load, and a phrasing of the KB finds itself at cosine 1.0
     # whatever its language.
-    built = build_services(Settings(home=home / "home", generator="extractive",
-                                    embedding_model="all-MiniLM-L6-v2", top_k=2))
-    built.import_files([faq])
-    return built
+    return services_with_faq(home / "home", FAQ, embedding_model="all-MiniLM-L6-v2", top_k=2)
 
 
 def test_examples_are_prompted_as_the_engine_prompts_in_every_language(services: Services) -> None:

@@ -15,16 +15,24 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from faq_services import services_with_faq
 
 from chatbot.evaluation.cases import TestSetError
 from chatbot.finetune.dataset import Example, approved_turn_examples, build_examples
 from chatbot.finetune.evalset import eval_set_examples, load_eval_cases
-from chatbot.finetune.metrics import concurrent_requests, generate_answers, metrics_by_language
-from chatbot.finetune.pipeline import FinetuneError, FinetuneOptions, build_finetune_data
+from chatbot.finetune.metrics import (
+    concurrent_requests,
+    generate_answers,
+    metrics_by_language,
+)
+from chatbot.finetune.pipeline import (
+    FinetuneError,
+    FinetuneOptions,
+    build_finetune_data,
+)
 from chatbot.generators.batching import BatchingOptions
 from chatbot.generators.local import LocalGenerator
-from chatbot.services import Services, build_services
-from chatbot.settings import Settings
+from chatbot.services import Services
 
 FAQ = """id,question,alternates,answer,language
 ship-time,How long does shipping take?,When will my order arrive?|delivery time,Standard shipping takes 3-5 business days.,en
@@ -37,12 +45,8 @@ OFF_TOPIC = "What is the capital of Peru?"  # no entry is near it: the engine ab
 
 @pytest.fixture
 def services(tmp_path: Path) -> Services:
-    faq = tmp_path / "faq.csv"
-    faq.write_text(FAQ, encoding="utf-8")
-    built = build_services(Settings(home=tmp_path / "home", generator="extractive",
-                                    embedding_model="all-MiniLM-L6-v2", top_k=2, answer_threshold=0.5))
-    built.import_files([faq])
-    return built
+    return services_with_faq(tmp_path / "home", FAQ, embedding_model="all-MiniLM-L6-v2", top_k=2,
+                             answer_threshold=0.5)
 
 
 def log_turn(services: Services, text: str) -> int:

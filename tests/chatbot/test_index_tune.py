@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.services import build_services
-from chatbot.settings import Settings
 from knowledge_base.embedding.tuning import TUNING_FILE
 from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTILE
 
@@ -21,12 +19,10 @@ ROWS = [
 
 
 @pytest.mark.slow
-def test_tune_makes_a_new_model_version_that_later_imports_keep(chatbot_home: Path, tmp_path: Path) -> None:
-    faq = tmp_path / "faq.csv"
-    faq.write_text("id,question,alternates,answer\n" + "".join(
-        f'{i},"{q}","{a}",Answer {i}.\n' for i, q, a in ROWS), encoding="utf-8")
-    services = build_services(Settings(home=chatbot_home, generator="extractive"))
-    services.import_files([faq])
+def test_tune_makes_a_new_model_version_that_later_imports_keep(chatbot_home: Path, tmp_path: Path,
+                                                                 make_services) -> None:
+    services = make_services("id,question,alternates,answer\n" + "".join(
+        f'{i},"{q}","{a}",Answer {i}.\n' for i, q, a in ROWS))
     assert services.index_store.read_manifest().embedding_model == "all-MiniLM-L6-v2"
 
     manifest = services.tune_index(epochs=1)

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from faq_services import services_with_faq
+from live_server import free_port
 from pydantic import SecretStr
 
 from chatbot.generators.base import GeneratorError, stripped_pieces
@@ -29,7 +31,6 @@ from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit
-from live_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-0123456789"
@@ -225,19 +226,14 @@ def test_importing_the_package_does_not_import_the_sdk() -> None:
 # ---- the engine falls back to the best entry ----
 
 
-def services_with(home: Path, tmp_path: Path, generator: str) -> Services:
-    faq = tmp_path / "faq.csv"
-    faq.write_text(FAQ, encoding="utf-8")
-    services = build_services(Settings(home=home, generator=generator, generator_model="peer-model",
-                                       openai_max_retries=0))
-    services.import_files([faq])
-    return services
+def services_with(home: Path, generator: str) -> Services:
+    return services_with_faq(home, FAQ, generator=generator, generator_model="peer-model", openai_max_retries=0)
 
 
 def test_the_engine_answers_with_the_best_entry_when_the_server_is_down(
-        chatbot_home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        chatbot_home: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = closed_port_url()
-    services = services_with(chatbot_home, tmp_path, f"openai:{url}")
+    services = services_with(chatbot_home, f"openai:{url}")
     with caplog.at_level(logging.WARNING):
         events = list(services.engine.stream(None, "Can I send something back?"))
     reply = events[-1]
@@ -250,9 +246,9 @@ def test_the_engine_answers_with_the_best_entry_when_the_server_is_down(
 
 
 def test_an_answer_broken_off_midway_is_replaced_by_the_best_entry(
-        chatbot_home: Path, tmp_path: Path, peer: Peer) -> None:
+        chatbot_home: Path, peer: Peer) -> None:
     peer.behaviour = "break"
-    services = services_with(chatbot_home, tmp_path, f"openai:{peer.url}")
+    services = services_with(chatbot_home, f"openai:{peer.url}")
     events = list(services.engine.stream(None, "What is your return policy?"))
     reply = events[-1]
     # Generated text is held back until checked, so the broken-off start never reaches the customer.

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from faq_services import services_with_faq
 from scripted_generator import ScriptedGenerator
 
 from chatbot.engine import ChatEngine
-from chatbot.services import build_services
-from chatbot.settings import Settings
 from ui.chat.app import ChatHandlers
 
 FAQ = """id,question,answer
@@ -22,17 +21,14 @@ express,How fast is express shipping?,Express shipping arrives in 1-2 business d
 """
 
 
-def handlers_for(home: Path, tmp_path: Path, generated: str) -> ChatHandlers:
-    faq = tmp_path / "faq.csv"
-    faq.write_text(FAQ, encoding="utf-8")
-    services = build_services(Settings(home=home, generator="extractive"))
-    services.import_files([faq])
+def handlers_for(home: Path, generated: str) -> ChatHandlers:
+    services = services_with_faq(home, FAQ)
     engine = ChatEngine(services.settings, services.retriever, ScriptedGenerator(generated), services.conversations)
     return ChatHandlers(SimpleNamespace(engine=engine))
 
 
-def test_a_fabricated_answer_is_never_shown_while_streaming(chatbot_home: Path, tmp_path: Path) -> None:
-    chat = handlers_for(chatbot_home, tmp_path, "Returns are free within 90 days, ask for a $20 voucher.")
+def test_a_fabricated_answer_is_never_shown_while_streaming(chatbot_home: Path) -> None:
+    chat = handlers_for(chatbot_home, "Returns are free within 90 days, ask for a $20 voucher.")
     states = [history[-1]["content"] for history, _, _ in chat.send("Can I return an item?", [], None)]
     assert states[0] == ""  # the bubble waits while the answer is written and checked
     assert not any("90" in s or "$20" in s for s in states), states
@@ -41,8 +37,8 @@ def test_a_fabricated_answer_is_never_shown_while_streaming(chatbot_home: Path, 
     assert answer == "You can return items within 30 days of delivery." and sources[0]["id"] == "returns"
 
 
-def test_a_grounded_answer_is_shown_with_its_sources(chatbot_home: Path, tmp_path: Path) -> None:
-    chat = handlers_for(chatbot_home, tmp_path, "Express shipping costs $14.99 and takes 1-2 business days [1].")
+def test_a_grounded_answer_is_shown_with_its_sources(chatbot_home: Path) -> None:
+    chat = handlers_for(chatbot_home, "Express shipping costs $14.99 and takes 1-2 business days [1].")
     states = [history[-1]["content"] for history, _, _ in chat.send("How fast is express shipping?", [], None)]
     assert "Express shipping costs $14.99 and takes 1-2 business days [1]." in states
     assert "Express shipping" in states[-1] and "<small>Sources:" in states[-1]

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from faq_services import services_with_faq
+from live_server import module_home, running_server
 from pydantic import SecretStr
 
 from chatbot.engine import ChatEngine
@@ -24,7 +26,6 @@ from chatbot.messages import GenerationRequest
 from chatbot.services import Services, build_services
 from chatbot.settings import Settings
 from chatbot.stages.prompts import estimate_tokens
-from live_server import module_home, running_server
 from ui.server import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
@@ -50,12 +51,8 @@ def home(tmp_path_factory: pytest.TempPathFactory, converted_models: Path) -> It
 
 
 def build_with_faq(home: Path, generator: str) -> Services:
-    services = build_services(Settings(home=home, generator=generator))
-    faq = home.parent / "faq.csv"
-    faq.write_text(FAQ_CSV, encoding="utf-8")
-    [report] = services.import_files([faq])
-    assert report.imported == 4 and not report.errors, report
-    services.warm_up()
+    services = services_with_faq(home, FAQ_CSV, generator=generator, warm=True)
+    assert len(services.knowledge_base.list_entries()) == 4
     return services
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from chatbot.conversations.store import ConversationStore
-from chatbot.conversations.database import create_db_engine
-from chatbot.services import Services, build_services
-from chatbot.settings import Settings
+from faq_services import services_with_faq
 from live_server import module_home, running_server
+
+from chatbot.conversations.database import create_db_engine
+from chatbot.conversations.store import ConversationStore
+from chatbot.services import Services
 from ui.chat.app import ChatHandlers
 from ui.server import MAX_BODY_BYTES, create_app
 
@@ -41,11 +41,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def services(home: Path) -> Services:
-    services = build_services(Settings(home=home, generator="extractive"))
-    faq = home.parent / "faq.csv"
-    faq.write_text(FAQ_CSV, encoding="utf-8")
-    [report] = services.import_files([faq])
-    assert report.imported == 4 and not report.errors, report
+    services = services_with_faq(home, FAQ_CSV)
+    assert len(services.knowledge_base.list_entries()) == 4
     return services
 
 
