@@ -15,7 +15,7 @@ through the model's chat template, greedy), prints one table:
 
 Needs only torch, transformers, numpy, tqdm, psutil and safetensors besides the standard library
 and this repository: it runs on a GPU machine that has nothing else (nothing heavier is imported
-here or by the modules it uses; tests/chatbot/test_batching.py checks). The shipped "smollm2" is
+here or by the modules it uses; tests/chatbot/generators/test_batching.py checks). The shipped "smollm2" is
 converted from its GGUF once, which needs the `gguf` package; elsewhere pass `--model` a folder
 converted before (e.g. a copy of `CHATBOT_HOME/models/smollm2-135m-instruct`).
 """

@@ -11,7 +11,7 @@ from knowledge_base.retrieval.entry_head import (EntryHead, blend, cross_validat
                                        head_wanted)
 from knowledge_base.entries import Entry
 
-DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
+DEMO_KB = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 
 
 @pytest.fixture(scope="module")

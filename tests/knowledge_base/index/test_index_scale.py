@@ -21,7 +21,7 @@ from knowledge_base.index.writer import IndexStore
 from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.index.sync import sync_index
 
-DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+DEMO = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo"
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from chatbot.messages import GenerationRequest
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RETURNS = Hit(
     entry=Entry(
         id="returns",

@@ -32,7 +32,7 @@ from chatbot.settings import Settings
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 KEY = "sk-test-0123456789"
 RETURNS = Hit(Entry("returns", "How do I return an item?", "Items can be returned within 30 days."), 0.9,
               "How do I return an item?")

@@ -23,7 +23,7 @@ from chatbot.messages import ChatMessage, GenerationRequest
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.hits import Hit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RETURNS = Hit(Entry("returns", "How long do I have to return an item?",
                     "Items can be returned within 30 days of delivery."), 0.9, "returns")
 SHIPPING = Hit(Entry("shipping", "How long does delivery take?",

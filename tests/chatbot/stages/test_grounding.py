@@ -16,7 +16,7 @@ from knowledge_base.embedding.embedder import resolve_model_path
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit
 
-DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
+DEMO_KB = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 
 
 def hit(entry_id: str, question: str, answer: str, language: str = "en", alternates: tuple = ()) -> Hit:

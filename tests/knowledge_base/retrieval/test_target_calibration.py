@@ -19,7 +19,7 @@ from knowledge_base.retrieval.calibration import (
 from knowledge_base.entries import Entry
 from knowledge_base.index.writer import IndexStore
 
-DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
+DEMO_KB = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 # Logged questions staff marked out of scope: they sound like entries of the demo shop, so the
 # untuned model scores most of them as high as its surest paraphrases (0.86-0.88; 0.71 the last).
 OUT_OF_SCOPE = ["How long does shipping take on eBay?", "Do you sell Apple gift cards?",

@@ -19,7 +19,7 @@ from knowledge_base.retrieval.retriever import Hit
 
 pytestmark = pytest.mark.slow
 
-DEMO_KB = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "shop_faq.jsonl"
+DEMO_KB = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "shop_faq.jsonl"
 MAX_NEW_TOKENS = 64
 
 
