@@ -25,7 +25,8 @@ IBAN_LENGTHS: dict[str, int] = {
 # Written as one block or in groups of four (the paper format), any case; a last short group.
 # Glued to a letter only after the word itself (`IBANDE89...`, as typed in Chinese text).
 IBAN_CANDIDATE = re.compile(
-    r"(?:(?<![0-9A-Za-z_])|(?<=IBAN)|(?<=iban))[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?)"
+    r"(?:(?<![0-9A-Za-z_])|(?<=IBAN)|(?<=iban))[A-Za-z]{2}\d{2}"
+    r"(?:[A-Za-z0-9]{11,30}|(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?)"
     r"(?![0-9A-Za-z_])"
 )
 

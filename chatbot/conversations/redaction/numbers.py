@@ -21,6 +21,7 @@ from chatbot.conversations.redaction.phones import is_phone_number
 _GROUP = r"[(\[（]?\+?\d(?:[\d\-./()（）]*[\d)）])?"
 _RUN = re.compile(rf"(?<![\dA-Za-z_+\-./]){_GROUP}(?:[ \t\u00a0]{_GROUP})*(?![\-./]?[\dA-Za-z_])")
 _SPACE = re.compile(r"[ \t\u00a0]")
+_SLASH_PARTS = re.compile(r"[^/]+")
 _DIGIT = re.compile(r"\d")
 # Groups that are something else: dates (2024-11-23, 2024.11.23, 11/23/2024, 23.11.2024), builds
 # named after a date (2024.11.1234) and IPv4 addresses.
@@ -29,21 +30,27 @@ _NOT_A_NUMBER = re.compile(
 )
 # Words that, right before a number, say it is not personal data. "号码" alone stays neutral:
 # 电话号码 and 订单号码 both end with it, so the word before it decides.
-_LABELS = (
+_LABELS_EN = (
     r"order|orders|ord|invoice|inv|receipt|tracking|track|parcel|package|shipment|waybill|awb"
     r"|ref|reference|ticket|case|sku|item|product|serial|s/n|sn|model|part|isbn|batch|lot|booking|confirmation"
-    r"|订单|单号|运单|快递|物流|包裹|编号|发票|工单|型号|序列号|货号|批号|流水号|交易号|会员号|券号|商品"
+    r"|imei|meid|iccid"  # device ids pass the Luhn check like cards
 )
+_LABELS_ZH = r"订单|单号|运单|快递|物流|包裹|编号|发票|工单|型号|序列号|货号|批号|流水号|交易号|会员号|券号|商品|串号"
 _LABEL_BEFORE = re.compile(
-    rf"(?:(?:{_LABELS})(?:\s*(?:number|num|no\.?|nr\.?|id|code|is|号码|号|代码|是|为))*|[#＃$¥￥€£]|№)"
+    rf"(?:(?:(?<![A-Za-z])(?:{_LABELS_EN})|{_LABELS_ZH})(?:\s*(?:number|num|no\.?|nr\.?|id|code|is|号码|号|代码|是|为))*"
+    r"|[#＃$¥￥€£]|№)"
     r"\s*[:：#＃.]?\s*$",
     re.IGNORECASE,
 )
+# ... or a token of letters and digits right before: the run is the rest of an identifier written
+# in groups (UPS `1Z 999 AA1 01 2345 6784`).
+_IDENTIFIER_BEFORE = re.compile(r"(?<![A-Za-z\d])(?=[A-Za-z\d]*[A-Za-z])(?=[A-Za-z\d]*\d)[A-Za-z\d]+ $")
 _CONTEXT = 32  # characters before a run that are read for a label
 
 
 def _labelled(text: str, start: int) -> bool:
-    return _LABEL_BEFORE.search(text, max(0, start - _CONTEXT), start) is not None
+    window = max(0, start - _CONTEXT)
+    return any(rule.search(text, window, start) is not None for rule in (_LABEL_BEFORE, _IDENTIFIER_BEFORE))
 
 
 def _unbracketed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -73,16 +80,24 @@ def _placeholder(candidate: str) -> str | None:
 
 def _mask_run(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, placeholder) of what to mask in text[start:end], one run, left to right."""
-    groups = [(start, start)]  # (start, end) of each space-separated group
+    chunks = [(start, start)]  # (start, end) of each space-separated chunk
     for space in _SPACE.finditer(text, start, end):
-        groups[-1] = (groups[-1][0], space.start())
-        groups.append((space.end(), space.end()))
-    groups[-1] = (groups[-1][0], end)
-    usable = [_NOT_A_NUMBER.fullmatch(text, a, b) is None for a, b in groups]
+        chunks[-1] = (chunks[-1][0], space.start())
+        chunks.append((space.end(), space.end()))
+    chunks[-1] = (chunks[-1][0], end)
+    # Stretches also start and end at a slash (`18612345678/13912345678`), but a chunk that is a
+    # date or an IP address as a whole is never part of one.
+    groups: list[tuple[int, int]] = []
+    usable: list[bool] = []
+    for a, b in chunks:
+        ok = _NOT_A_NUMBER.fullmatch(text, a, b) is None
+        for part in _SLASH_PARTS.finditer(text, a, b):
+            groups.append(part.span())
+            usable.append(ok)
     found: list[tuple[int, int, str]] = []
     first = 0
     while first < len(groups):
-        for last in range(min(len(groups), first + 8) - 1, first - 1, -1):  # longest first
+        for last in range(min(len(groups), first + 10) - 1, first - 1, -1):  # longest first
             if not all(usable[first : last + 1]):
                 continue
             a, b = _unbracketed(text, groups[first][0], groups[last][1])
