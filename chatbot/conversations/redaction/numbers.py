@@ -22,7 +22,9 @@ _GROUP = r"[(\[（]?\+?\d(?:[\d\-./()（）]*[\d)）])?"
 _RUN = re.compile(rf"(?<![\dA-Za-z_+\-./]){_GROUP}(?:[ \t\u00a0]{_GROUP})*(?![\-./]?[\dA-Za-z_])")
 _SPACE = re.compile(r"[ \t\u00a0]")
 _SLASH_PARTS = re.compile(r"[^/]+")
+_NON_DIGIT = re.compile(r"\D")
 _DIGIT = re.compile(r"\d")
+_SHORTEST, _LONGEST = 7, 19  # digits of a phone number without area code, of the longest card
 # Groups that are something else: dates (2024-11-23, 2024.11.23, 11/23/2024, 23.11.2024), builds
 # named after a date (2024.11.1234) and IPv4 addresses.
 _NOT_A_NUMBER = re.compile(
@@ -70,7 +72,9 @@ def _unbracketed(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _placeholder(candidate: str) -> str | None:
-    digits = "".join(str(int(char)) for char in _DIGIT.findall(candidate))
+    digits = _NON_DIGIT.sub("", candidate)
+    if not digits.isascii():
+        digits = "".join(str(int(char)) for char in digits)  # full-width digits, as some IMEs type
     if is_card_number(digits):
         return "[card]"
     if is_phone_number(candidate):
@@ -94,11 +98,15 @@ def _mask_run(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
         for part in _SLASH_PARTS.finditer(text, a, b):
             groups.append(part.span())
             usable.append(ok)
+    digits_before = [0]  # digits in groups[:i], to skip stretches too short or long to parse
+    for a, b in groups:
+        digits_before.append(digits_before[-1] + len(_DIGIT.findall(text, a, b)))
     found: list[tuple[int, int, str]] = []
     first = 0
     while first < len(groups):
         for last in range(min(len(groups), first + 10) - 1, first - 1, -1):  # longest first
-            if not all(usable[first : last + 1]):
+            digits = digits_before[last + 1] - digits_before[first]
+            if not _SHORTEST <= digits <= _LONGEST or not all(usable[first : last + 1]):
                 continue
             a, b = _unbracketed(text, groups[first][0], groups[last][1])
             placeholder = _placeholder(text[a:b])

@@ -17,10 +17,14 @@ from phonenumbers import NumberParseException, PhoneNumberFormat
 # Regions whose national formats are recognised without a `+`: our customers write Chinese and
 # English (US, UK); France and Germany keep the formats the earlier redaction masked.
 NATIONAL_REGIONS: tuple[str, ...] = ("CN", "US", "GB", "FR", "DE")
+# Regions whose national numbers always start with the trunk `0`, so that digits starting
+# otherwise (and not with the country code) are not parsed for them: parsing is most of the cost.
+_TRUNK_ZERO_ONLY = frozenset({"GB", "FR", "DE"})
 # The North American 3-3-4 shape with separators, masked even when libphonenumber does not know
 # the area code (fictional 555 numbers, area codes newer than its metadata).
 _NANP_SHAPE = re.compile(r"(?:\+?1[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}")
 _DIGIT = re.compile(r"\d")
+_SINGLE_DIGIT_GROUP = re.compile(r"(?<!\d)\d(?!\d)")
 
 
 def _digits(text: str) -> str:
@@ -37,8 +41,18 @@ def _international(candidate: str) -> bool:
     return phonenumbers.is_possible_number(number) and len(str(number.national_number)) >= 6
 
 
+def _worth_parsing(region: str, digits: str) -> bool:
+    if region == "US":  # area codes start with 2-9, after an optional country code 1
+        return digits[0] != "0"
+    if region in _TRUNK_ZERO_ONLY:
+        return digits[0] == "0" or digits.startswith(str(phonenumbers.country_code_for_region(region)))
+    return True
+
+
 def _national(candidate: str, digits: str) -> bool:
     for region in NATIONAL_REGIONS:
+        if not _worth_parsing(region, digits):
+            continue
         try:
             number = phonenumbers.parse(candidate, region)
         except NumberParseException:
@@ -66,6 +80,8 @@ def is_phone_number(candidate: str) -> bool:
         return _international(candidate)
     if start.startswith("00") and not start.startswith("000"):
         return _international("+" + start[2:])
-    if len(digits) < 10:  # a local number without its area code cannot be told from an order number
+    if not 10 <= len(digits) <= 13:  # short: a local number without its area code, like an order number
+        return False  # (13: a country code and 11 digits, 8613800138000)
+    if len(_SINGLE_DIGIT_GROUP.findall(candidate)) > 1:  # counting (1 2 3 4 ...), not dialling
         return False
     return _national(candidate, digits) or _NANP_SHAPE.fullmatch(candidate) is not None
