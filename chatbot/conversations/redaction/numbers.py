@@ -40,7 +40,7 @@ _LABELS_EN = (
 _LABELS_ZH = r"订单|单号|运单|快递|物流|包裹|编号|发票|工单|型号|序列号|货号|批号|流水号|交易号|会员号|券号|商品|串号"
 _LABEL_BEFORE = re.compile(
     rf"(?:(?:(?<![A-Za-z])(?:{_LABELS_EN})|{_LABELS_ZH})(?:\s*(?:number|num|no\.?|nr\.?|id|code|is|号码|号|代码|是|为))*"
-    r"|[#＃$¥￥€£]|№)"
+    r"|(?<![A-Za-z])(?<![A-Za-z] )[#＃]|[$¥￥€£]|№)"  # `#100234`, but `Phone #: 415-555-0132`
     r"\s*[:：#＃.]?\s*$",
     re.IGNORECASE,
 )
