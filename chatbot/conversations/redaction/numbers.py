@@ -2,8 +2,8 @@
 
 A *run* is a stretch of digit groups (`415-555-0132`, `(021) 6234 5678`, `+86 138 0013 8000`)
 joined by single spaces. It is tried whole first, then shorter stretches that start and end at
-its spaces, so that `4111 1111 1111 1111 2024` still gives a card and `2024-11-23 415-555-0132`
-a phone. A stretch is never masked when a group in it is a date or an IP address, or when the
+its spaces or slashes, so that `4111 1111 1111 1111 2024` still gives a card, `2024-11-23
+415-555-0132` a phone and `18612345678/13912345678` two. A stretch is never masked when a group in it is a date or an IP address, or when the
 words right before it say what the number is (an order, a tracking number, a price...).
 """
 
