@@ -162,21 +162,21 @@ def test_ask_refuses_a_malformed_id_with_422_saying_what_to_do(http: httpx.Clien
     assert "'not an id!' is not a conversation id" in error["msg"] and "leaving the conversation id out" in error["msg"]
 
 
-def test_a_lone_surrogate_is_a_clear_422_not_a_conversation_or_codec_error(http: httpx.Client,
-                                                                             services: Services) -> None:
-    turns_before = services.conversations.count_turns()
+def test_a_lone_surrogate_or_nul_is_answered_and_logged_as_a_replacement_character(
+        http: httpx.Client, services: Services) -> None:
+    """Changed: a lone surrogate was a 422 "cannot be stored"; now it is answered like any text
+    and logged with U+FFFD (the store's boundary), in a new conversation and in a continued one."""
     first = ask(http, "Can I pay with PayPal?").json()
     for conversation_id in (None, first["conversation_id"]):
-        # "hi \ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
-        body = '{"message": "hi \\ud800", "conversation_id": %s}' % (
+        # "\ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
+        body = '{"message": "When will my order arrive? \\ud800\\u0000", "conversation_id": %s}' % (
             "null" if conversation_id is None else f'"{conversation_id}"')
         response = http.post("/api/ask", content=body, headers={"content-type": "application/json"})
-        assert response.status_code == 422
-        detail = response.json()["detail"]
-        assert detail == ("The text cannot be stored: it holds U+D800, half of a UTF-16 surrogate pair, "
-                          "which is not a character. Send valid Unicode text.")
-        assert "conversation" not in detail and "codec" not in detail
-    assert services.conversations.count_turns() == turns_before + 1  # the PayPal turn only
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert "3-5 business days" in answer["answer"] and "\ufffd" not in answer["answer"]
+        assert logged_turns(services, answer["conversation_id"])[-1] == (
+            "When will my order arrive? \ufffd\ufffd", answer["answer"])
 
 
 def test_ask_rejects_malformed_json_with_422(http: httpx.Client) -> None:
