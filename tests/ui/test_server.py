@@ -217,3 +217,40 @@ def test_the_chat_page_starts_fresh_for_a_stale_id(server_url: str, services: Se
     *_, (history, conversation_id, _) = ChatHandlers(services).send("Can I pay with PayPal?", [], stale)
     assert conversation_id != stale and "PayPal" in history[-1]["content"]
     assert services.conversations.get_transcript(stale) is None
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/gradio_api/upload"),
+    ("GET", "/gradio_api/upload_progress?upload_id=x"),
+    ("GET", "/gradio_api/file=/etc/hostname"),
+    ("GET", "/gradio_api/file/etc/hostname"),
+    ("GET", "/gradio_api/proxy=https://example.com/x"),
+    ("POST", "/gradio_api/process_recording"),
+    ("POST", "/gradio_api/stream/1"),
+])
+def test_gradio_file_routes_are_closed(http: httpx.Client, method: str, path: str) -> None:
+    """The chat page has no file input: nobody may upload files to it, nor fetch files from it."""
+    files = {"files": ("note.html", b"<script>alert(1)</script>", "text/html")} if method == "POST" else None
+    response = http.request(method, path, files=files)
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
+
+
+def test_the_chat_page_and_its_assets_still_load(http: httpx.Client) -> None:
+    page = http.get("/")
+    assert page.status_code == 200
+    config = http.get("/config")
+    assert config.status_code == 200 and config.json()["title"] == "Brightmart Help Center"
+    theme = http.get("/theme.css")
+    assert theme.status_code == 200 and "static/fonts/" in theme.text  # fonts served by the app
+
+
+def test_openapi_documents_api_and_v1_and_the_docs_pages_are_off(http: httpx.Client, services: Services) -> None:
+    schema = http.get("/openapi.json").json()
+    assert {"/api/ask", "/api/health", "/v1/chat/completions", "/v1/models", "/v1/models/{model}"} <= set(schema["paths"])
+    assert "ChatCompletionRequest" in schema["components"]["schemas"]
+    # Swagger UI and ReDoc load from a CDN: off by default (CHATBOT_API_DOCS=true turns them on).
+    assert http.get("/docs").status_code == 404 and http.get("/redoc").status_code == 404
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(services, api_docs=True)) as client:
+        assert client.get("/docs").status_code == 200 and "/openapi.json" in client.get("/docs").text

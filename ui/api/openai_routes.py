@@ -122,6 +122,5 @@ def _chunks(events: Iterator[str | Reply], prompt_tokens: int, include_usage: bo
             elif event:
                 yield writer.event({"content": event})
     except Exception as error:  # noqa: BLE001 - the headers are sent: the error goes in the stream
-        yield server_sent_event(openai_error_json(error)[1])
-        return
+        yield server_sent_event(openai_error_json(error)[1])  # then [DONE]: the stream ends cleanly
     yield server_sent_event("[DONE]")
