@@ -76,13 +76,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def failing_url(home: Path) -> Iterator[str]:
+def failing(home: Path) -> Iterator[tuple[str, Services]]:
+    """A server whose generator has a bug: every turn it is asked to write fails."""
     services = services_with_faq(home, FAQ_CSV, warm=True)
     services.engine = ChatEngine(services.settings, services.retriever,
                                  ScriptedGenerator("Orders arrive in 3-5 business days.", fail_after=1),
                                  services.conversations)
     with running_server(create_app(services)) as url:
-        yield url
+        yield url, services
 
 
 @pytest.fixture
@@ -92,9 +93,10 @@ def uvicorn_errors() -> Iterator[Records]:
 
 
 def test_a_bug_is_a_json_500_with_its_logged_id_and_the_connection_lives_on(
-        failing_url: str, caplog: pytest.LogCaptureFixture, uvicorn_errors: Records) -> None:
+        failing: tuple[str, Services], caplog: pytest.LogCaptureFixture, uvicorn_errors: Records) -> None:
     caplog.set_level(logging.ERROR)
-    with httpx.Client(base_url=failing_url, timeout=60) as http:
+    url, services = failing
+    with httpx.Client(base_url=url, timeout=60) as http:
         doors = [
             ("/api/ask", {"message": ANSWERED}, {"message": OUT_OF_SCOPE}),
             ("/v1/chat/completions", {"messages": [{"role": "user", "content": ANSWERED}]},
@@ -123,6 +125,8 @@ def test_a_bug_is_a_json_500_with_its_logged_id_and_the_connection_lives_on(
             ports |= {client_port(failed), client_port(answered)}
     assert len(ports) == 1  # one keep-alive connection carried every request, failures included
     assert not [r for r in uvicorn_errors.records if r.levelno >= logging.ERROR]
+    # The failed turns started no conversation: only the three answered ones are stored.
+    assert [c.turns for c in services.conversations.list_conversations()] == [1, 1, 1]
 
 
 def test_a_stream_that_fails_midway_ends_with_an_error_event_and_done(

@@ -6,6 +6,7 @@ extractive generator, the shipped embedder and a small knowledge base in a tempo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +255,30 @@ def test_openapi_documents_api_and_v1_and_the_docs_pages_are_off(http: httpx.Cli
 
     with TestClient(create_app(services, api_docs=True)) as client:
         assert client.get("/docs").status_code == 200 and "/openapi.json" in client.get("/docs").text
+
+
+def test_on_postgresql_a_nul_or_lone_surrogate_is_answered_and_logged(
+        tmp_path: Path, postgres_db_url: str) -> None:
+    """On PostgreSQL a NUL was a plain-text 500 on /api and "database unavailable" in a stream: now
+    every door answers and logs the turn with U+FFFD, as on SQLite."""
+    home = tmp_path / "home"
+    home.mkdir()
+    services = services_with_faq(home, FAQ_CSV, database_url=postgres_db_url)
+    message = "Where is my order? \x00 When will it arrive? \ud800"
+    body = json.dumps({"message": message})  # ensure_ascii: the lone surrogate travels as \ud800
+    with running_server(create_app(services)) as url, httpx.Client(base_url=url, timeout=60) as http:
+        asked = http.post("/api/ask", content=body, headers={"content-type": "application/json"})
+        answers = [asked.json()["answer"]]
+        ids = [asked.json()["conversation_id"]]
+        for stream in (False, True):
+            request = json.dumps({"messages": [{"role": "user", "content": message}], "stream": stream})
+            response = http.post("/v1/chat/completions", content=request, headers={"content-type": "application/json"})
+            assert response.status_code == 200, response.text
+            ids.append(response.headers["x-conversation-id"])
+            if stream:
+                assert response.text.rstrip().endswith("data: [DONE]") and '"error"' not in response.text
+            else:
+                answers.append(response.json()["choices"][0]["message"]["content"])
+    assert asked.status_code == 200 and all("3-5 business days" in answer for answer in answers)
+    for conversation_id in ids:
+        assert logged_turns(services, conversation_id)[0][0] == "Where is my order? \ufffd When will it arrive? \ufffd"
