@@ -125,7 +125,7 @@ def _is_busy(error: Exception) -> bool:
 
 def unencodable_text(error: UnicodeEncodeError) -> InvalidInput:
     """The `InvalidInput` for text that UTF-8 cannot encode: a lone surrogate, which no database
-    stores (`ConversationStore.check_text` finds it before the driver would)."""
+    stores. A net only: the stores make every text storable first (`knowledge_base.storable`)."""
     bad = ", ".join(f"U+{ord(c):04X}" for c in error.object[error.start:error.end])
     return InvalidInput(f"The text cannot be stored: it holds {bad}, half of a UTF-16 surrogate pair, "
                         "which is not a character. Send valid Unicode text.")

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from faq_services import services_with_faq
@@ -21,7 +22,7 @@ from live_server import module_home, running_server
 from scripted_generator import ScriptedGenerator
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from chatbot.engine import ChatEngine
 from chatbot.services import Services
@@ -195,4 +196,23 @@ def test_the_net_ends_a_started_response_cleanly(caplog: pytest.LogCaptureFixtur
     assert text.status_code == 200 and text.text == "partial "  # ended where it broke
     assert fine.text == again.text == "ok"
     assert len(ports) == 1
+    assert not [r for r in uvicorn_errors.records if r.levelno >= logging.ERROR]
+
+
+def test_a_failure_inside_the_chat_pages_app_is_a_json_500_with_its_id(
+        failing: tuple[str, Services], caplog: pytest.LogCaptureFixture, uvicorn_errors: Records) -> None:
+    caplog.set_level(logging.ERROR)
+    app = create_app(failing[1])
+    [gradio_app] = [r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, gr.routes.App)]
+
+    def broken() -> None:  # a route of the Gradio app with a bug, as one of Gradio's own could have
+        raise RuntimeError("a bug in the chat page's app")
+
+    gradio_app.add_api_route("/broken", broken)
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        failed, page = http.get("/broken"), http.get("/")
+        ports = {client_port(failed), client_port(page)}
+    assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+    logged_once_with_traceback(caplog, failed.json()["error"]["error_id"])
+    assert page.status_code == 200 and len(ports) == 1
     assert not [r for r in uvicorn_errors.records if r.levelno >= logging.ERROR]
