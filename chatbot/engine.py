@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
+from chatbot.conversations.ids import new_conversation_id
 from chatbot.stages.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
@@ -34,6 +35,7 @@ from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
 from knowledge_base.retrieval.retriever import Hit, Retriever
+from knowledge_base.storable import storable
 
 if TYPE_CHECKING:
     from chatbot.conversations.store import ConversationStore
@@ -162,25 +164,34 @@ class ChatEngine:
         return reply
 
     def stream(self, conversation_id: str | None, text: str,
-               history: list[ChatMessage] | None = None) -> Iterator[str | Reply]:
+               history: list[ChatMessage] | None = None, new_id: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) once it has passed the grounding check (or the extractive
         answer that replaced it), then the finished, logged `Reply`.
 
         `history`: the earlier messages as the caller has them (an OpenAI-style request carries
         its own), used instead of the stored conversation's; they pass the guard like a turn.
-        Raises `InvalidInput`, `InvalidConversation` and the database errors of `chatbot.errors`
-        at the first `next()`, before anything is yielded.
+        `conversation_id` None starts a conversation: its row is written with the turn's log (a
+        refused or failed turn leaves no empty conversation behind), under `new_id` when the
+        caller issued one already (`chatbot.conversations.ids.new_conversation_id`, e.g. to
+        name it before the answer is ready), else under an id issued here.
+        Any text is answered: a lone surrogate or NUL is logged as U+FFFD (the store's
+        boundary) and never reaches the answer. Raises `InvalidConversation` and the database
+        errors of `chatbot.errors` at the first `next()`, before anything is yielded.
         """
         settings = self.settings
         clock = _Clock()
-        # Refused before any work: a turn that cannot be logged is not answered (InvalidInput);
-        # an id the server did not issue is InvalidConversation, never adopted.
-        self.store.check_text(text)
-        conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
+        fresh = conversation_id is None
+        if fresh:
+            # Checked before any work: a turn that could not be logged is not answered.
+            self.store.check_reachable()
+            conversation_id = new_id or new_conversation_id()
+        else:
+            # An id the server did not issue is InvalidConversation, never adopted.
+            conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
         clock.lap("session")
 
         if history is None:
-            history = self.store.history(conversation_id, settings.history_turns)
+            history = [] if fresh else self.store.history(conversation_id, settings.history_turns)
         else:
             history = self.screen_history(history)
         decision = self.decide(text, clock, history=history)
@@ -193,7 +204,7 @@ class ChatEngine:
             reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
                           "guard" if checked.problem else "abstain", kb_version, clock.timings,
                           rejected=checked.problem, query=decision.query or checked.text, hits=hits)
-            self._log(conversation_id, text, reply)
+            self._log(conversation_id, text, reply, fresh)
             yield reply
             return
         confidence = decision.confidence
@@ -216,7 +227,7 @@ class ChatEngine:
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
                       name, kb_version, clock.timings, query=decision.query, hits=hits,
                       grounding=grounding, replaced_answer=replaced)
-        self._log(conversation_id, text, reply)
+        self._log(conversation_id, text, reply, fresh)
         yield reply
 
     def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
@@ -224,7 +235,9 @@ class ChatEngine:
         (a prompt over budget) or ""."""
         try:
             prompt = self.generator.prompt(request)  # built once; the generator streams this very prompt
-            return "".join(self.generator.stream(prompt)).strip(), prompt.hits, ""
+            # Storable text only: a remote model's JSON may hold a lone surrogate, which no
+            # response (UTF-8) nor the log could carry.
+            return storable("".join(self.generator.stream(prompt)).strip()), prompt.hits, ""
         except PromptBudgetError as error:
             return "", request.hits, f"the prompt does not fit the context window: {error}"
         except GeneratorError as error:
@@ -241,6 +254,8 @@ class ChatEngine:
                 kept.append(ChatMessage(message.role, checked.text))
         return kept[-2 * self.settings.history_turns:] if self.settings.history_turns else []
 
-    def _log(self, conversation_id: str, user_text: str, reply: Reply) -> None:
+    def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool) -> None:
         # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
-        self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply)
+        # A fresh conversation's row is written with its first turn, on this engine's channel.
+        self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply,
+                            channel=self.channel if fresh else "unknown")

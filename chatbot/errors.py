@@ -33,8 +33,9 @@ class InvalidConversation(ChatbotError):
 
 
 class InvalidInput(ChatbotError):
-    """Text that cannot be stored (a lone surrogate; a NUL character on PostgreSQL) or is over a
-    limit; the message says what was wrong with it."""
+    """Input that cannot be stored (a value over its column's size) or is over a limit; the
+    message says what was wrong with it. A lone surrogate or a NUL is not one: the stores keep it
+    as U+FFFD (`knowledge_base.storable`)."""
 
 
 class DatabaseUnavailable(ChatbotError):

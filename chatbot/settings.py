@@ -118,6 +118,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+    api_docs: bool = Field(
+        default=False,
+        description="Serve the interactive API docs at /docs and /redoc; they load Swagger UI and ReDoc "
+                    "from a CDN, so they stay off unless the browsers can reach it (/openapi.json is always on).",
+    )
 
     @field_validator("index_type", mode="before")
     @classmethod

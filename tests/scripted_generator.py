@@ -10,16 +10,25 @@ from chatbot.messages import GenerationRequest
 from chatbot.stages.prompts import Prompt
 
 
+class ScriptedFailure(RuntimeError):
+    """What a failing `ScriptedGenerator` raises: a bug, not a `GeneratorError` the engine expects."""
+
+
 class ScriptedGenerator(Generator):
-    """Streams `text` word by word, whatever it is asked; records the requests it was prompted for."""
+    """Streams `text` word by word, whatever it is asked; records the requests it was prompted for.
+    With `fail_after=n` it raises `ScriptedFailure` after its first n words (a bug in a backend)."""
 
     name = "scripted"
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, fail_after: int | None = None) -> None:
         self.text = text
+        self.fail_after = fail_after
         self.requests: list[GenerationRequest] = []
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         self.requests.append(prompt.request)
         words = self.text.split(" ")
-        yield from (word if i == 0 else " " + word for i, word in enumerate(words))
+        for i, word in enumerate(words):
+            if i == self.fail_after:
+                raise ScriptedFailure(f"scripted failure after {i} words")
+            yield word if i == 0 else " " + word

@@ -5,7 +5,8 @@ under /v1 (`ui.api.openai_routes`) and the customer chat page at /, and runs it.
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
 
 Routes only call the application object created at start-up (`Services`); every error answer
-(status and message) is set in `ui.api.errors`.
+(status and message) is set in `ui.api.errors`, and no exception reaches uvicorn
+(`ui.api.internal_errors`). Gradio's upload and file routes are closed (`ui.chat.closed_routes`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.routing import Mount
 
-from ui.api.errors import ContentLengthLimit, add_api_error_handlers
+from ui.api.errors import ContentLengthLimit, add_api_error_handlers, api_error_body, openai_error_body
+from ui.api.internal_errors import ErrorNet, answer_unexpected_errors, protect
+from ui.api.openapi_docs import docs_options, document_mounted_app
 from ui.api.openai_routes import create_openai_app
 from ui.api.openai_schema import error_json
 from ui.api.responses import DATABASE_DOWN
 from ui.api.routes import MAX_BODY_BYTES, api_router
 from ui.chat.app import DEFAULT_TITLE, build_chat_app, chat_theme
+from ui.chat.closed_routes import ClosedGradioRoutes
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -28,20 +33,32 @@ if TYPE_CHECKING:
 __all__ = ["DATABASE_DOWN", "MAX_BODY_BYTES", "create_app", "run_server"]
 
 
-def create_app(services: "Services", title: str = DEFAULT_TITLE) -> FastAPI:
+def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool = False) -> FastAPI:
     """The FastAPI app: /api routes, the OpenAI-compatible API at /v1, then the chat page mounted
-    at / (it serves everything else)."""
-    app = FastAPI(title=title, summary="Customer-service chatbot API")
+    at / (it serves everything else). `api_docs` turns on /docs and /redoc (`ui.api.openapi_docs`).
+
+    No exception reaches the HTTP server (`ui.api.internal_errors`): each door answers an
+    unexpected one as a JSON 500 in its own shape, with the error id of the logged traceback.
+    """
+    app = FastAPI(title=title, summary="Customer-service chatbot API", **docs_options(api_docs))
     app.include_router(api_router(services))
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
-    app.mount("/v1", ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
-                                        error_body=lambda message: error_json(message, code="request_too_large")))
+    app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
+                                                 error_body=lambda message: error_json(message, code="request_too_large")),
+                              openai_error_body))
+    document_mounted_app(app, openai_app, "/v1")
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ClosedGradioRoutes)  # no anonymous uploads, no file serving
     add_api_error_handlers(app, MAX_BODY_BYTES)
+    protect(app, api_error_body)  # outermost: no exception reaches uvicorn
     # Routes registered above take precedence over the mount, which catches every other path.
-    return gr.mount_gradio_app(app, build_chat_app(services, title), path="/",
-                               footer_links=[], run_history=False, show_error=False,
-                               theme=chat_theme())
+    app = gr.mount_gradio_app(app, build_chat_app(services, title), path="/",
+                              footer_links=[], run_history=False, show_error=False,
+                              theme=chat_theme())
+    for route in app.routes:
+        if isinstance(route, Mount) and isinstance(route.app, gr.routes.App):
+            answer_unexpected_errors(route.app)  # the chat page's own 500s: JSON with an error id
+    return app
 
 
 def run_server(services: "Services", host: str | None = None, port: int | None = None) -> None:
@@ -49,5 +66,5 @@ def run_server(services: "Services", host: str | None = None, port: int | None =
     import uvicorn
 
     services.warm_up()
-    uvicorn.run(create_app(services), host=host or services.settings.host,
+    uvicorn.run(create_app(services, api_docs=services.settings.api_docs), host=host or services.settings.host,
                 port=port or services.settings.port)

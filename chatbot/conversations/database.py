@@ -3,6 +3,7 @@
     >>> engine = create_db_engine("sqlite:////tmp/bot/chatbot.db")
     >>> upgrade_database("sqlite:////tmp/bot/chatbot.db")   # empty database -> latest schema
     >>> check_database(engine)                              # raises DatabaseUnavailable if down
+    >>> check_writable(engine)                              # ... or DatabaseBusy if locked
     >>> with database_errors(engine): ...                   # driver errors -> chatbot.errors types
 
 The driver's errors are translated here, once, into the typed errors of `chatbot.errors`:
@@ -124,7 +125,7 @@ def _is_busy(error: Exception) -> bool:
 
 def unencodable_text(error: UnicodeEncodeError) -> InvalidInput:
     """The `InvalidInput` for text that UTF-8 cannot encode: a lone surrogate, which no database
-    stores (`ConversationStore.check_text` finds it before the driver would)."""
+    stores. A net only: the stores make every text storable first (`knowledge_base.storable`)."""
     bad = ", ".join(f"U+{ord(c):04X}" for c in error.object[error.start:error.end])
     return InvalidInput(f"The text cannot be stored: it holds {bad}, half of a UTF-16 surrogate pair, "
                         "which is not a character. Send valid Unicode text.")
@@ -188,6 +189,19 @@ def check_database(engine: Engine) -> None:
     """Connect and run `SELECT 1`; raise `DatabaseUnavailable` saying what failed, if it fails."""
     with database_errors(engine), engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def check_writable(engine: Engine) -> None:
+    """Like `check_database`, and on SQLite also take the write lock and give it back at once, so
+    that a database locked by another writer is `DatabaseBusy` (after its busy timeout) before a
+    turn is worked on, not after. PostgreSQL locks rows, not the database: connecting is enough."""
+    with database_errors(engine), engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens no transaction by itself before these: they pass through as written.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("ROLLBACK")
+        else:
+            connection.execute(text("SELECT 1"))
 
 
 def migrations_folder() -> Path:

@@ -15,10 +15,13 @@ from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge_base.db_models import Base, utcnow
+from knowledge_base.storable import length_problem, storable
 
 APPROVED = "approved"
 CORRECTED = "corrected"
 REVIEWS = (APPROVED, CORRECTED)
+EXPECTED_ID_CHARS = 128  # the columns' sizes, checked before writing (SQLite would not refuse)
+LABELLED_BY_CHARS = 64
 
 
 class LabelError(ValueError):
@@ -42,10 +45,10 @@ class TurnLabelRow(Base):
         ForeignKey("turn_traces.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     # No foreign key to kb_entries: the KB is another package's, and a label outlives its entry.
-    expected_entry_id: Mapped[str | None] = mapped_column(String(128))  # None: out of scope
+    expected_entry_id: Mapped[str | None] = mapped_column(String(EXPECTED_ID_CHARS))  # None: out of scope
     review: Mapped[str | None] = mapped_column(String(16))  # "approved" | "corrected" | None
     corrected_answer: Mapped[str | None] = mapped_column(Text)
-    labelled_by: Mapped[str] = mapped_column(String(64), default="")
+    labelled_by: Mapped[str] = mapped_column(String(LABELLED_BY_CHARS), default="")
     labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
@@ -117,7 +120,22 @@ def check_review(review: str | None, corrected_answer: str | None) -> str | None
         raise LabelError("a corrected answer needs its text")
     if review != CORRECTED and text:
         raise LabelError("a corrected answer's text goes with review 'corrected' only")
-    return text or None
+    return storable(text) or None
+
+
+def check_label(expected_id: str | None, review: str | None, corrected_answer: str | None,
+                labelled_by: str) -> tuple[str | None, str | None, str]:
+    """The label's texts as they are stored: made storable (`knowledge_base.storable`: a lone
+    surrogate or NUL becomes U+FFFD), the corrected answer checked by `check_review`; a
+    `LabelError` if the review does not fit or a field is over its column's size."""
+    corrected = check_review(review, corrected_answer)
+    expected_id = None if expected_id is None else storable(expected_id)
+    labelled_by = storable(labelled_by)
+    problem = (length_problem("expected entry id", expected_id or "", EXPECTED_ID_CHARS)
+               or length_problem("labeller's name", labelled_by, LABELLED_BY_CHARS))
+    if problem:
+        raise LabelError(f"the label cannot be stored: its {problem}")
+    return expected_id, corrected, labelled_by
 
 
 def label_of(row: TurnLabelRow) -> TurnLabel:

@@ -10,6 +10,11 @@
 Conversation ids are issued here (`chatbot.conversations.ids`); an id the store did not issue
 is an `InvalidConversation`. The driver's errors surface as the typed errors of `chatbot.errors`
 (`DatabaseUnavailable`, `DatabaseBusy` after a few retries, `InvalidInput`).
+
+Every text written here passes the one text boundary, `knowledge_base.storable`, after PII
+redaction: a lone surrogate or a NUL in a customer's message is logged as U+FFFD, the same on
+SQLite and PostgreSQL, and never refuses the turn. Only a value over its column's size (checked
+here, so that both databases say the same) is an `InvalidInput`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql import Subquery
 
-from chatbot.conversations.database import database_errors, retry_when_busy, unencodable_text
+from chatbot.conversations.database import check_writable, database_errors, retry_when_busy
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.errors import InvalidConversation, InvalidInput
 from chatbot.messages import ChatMessage, Reply
@@ -35,10 +40,17 @@ from chatbot.conversations.labels import (
     TurnLabel,
     TurnLabelRow,
     UnknownTurn,
-    check_review,
+    check_label,
     label_of,
 )
 from knowledge_base.db_models import Base, utcnow
+from knowledge_base.storable import length_problem, storable, storable_value
+
+# Sizes of the String columns below that a turn fills: checked before writing (SQLite would
+# store a longer value, PostgreSQL refuse it), so that both databases answer alike.
+CHANNEL_CHARS = 32
+LANGUAGE_CHARS = 16
+GENERATOR_CHARS = 200
 
 
 class ConversationRow(Base):
@@ -47,8 +59,8 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_conversation_id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    channel: Mapped[str] = mapped_column(String(32), default="web")  # "web", "cli", "api", ...
-    language: Mapped[str] = mapped_column(String(16), default="")
+    channel: Mapped[str] = mapped_column(String(CHANNEL_CHARS), default="web")  # "web", "cli", "api", ...
+    language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
 
 
 class MessageRow(Base):
@@ -75,11 +87,11 @@ class TurnTraceRow(Base):
     user_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     assistant_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     query: Mapped[str] = mapped_column(Text, default="")  # the cleaned text retrieved for
-    language: Mapped[str] = mapped_column(String(16), default="")
+    language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
     decision: Mapped[str] = mapped_column(String(16))  # "answer" | "abstain" | "rejected"
     entry_ids: Mapped[list] = mapped_column(JSON, default=list)
     scores: Mapped[list] = mapped_column(JSON, default=list)
-    generator: Mapped[str] = mapped_column(String(200), default="")
+    generator: Mapped[str] = mapped_column(String(GENERATOR_CHARS), default="")
     kb_version: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     timings: Mapped[dict] = mapped_column(JSON, default=dict)  # step name -> milliseconds
@@ -171,6 +183,35 @@ def _turn_counts() -> Subquery:
     )
 
 
+def _fitted(field: str, text: str, limit: int) -> str:
+    """`text` made storable, after checking it fits its column; `InvalidInput` naming the field
+    and its limit if not."""
+    text = storable(text)
+    problem = length_problem(field, text, limit)
+    if problem:
+        raise InvalidInput(f"The turn cannot be stored: its {problem}.")
+    return text
+
+
+def _trace_row(conversation_id: str, user: MessageRow, assistant: MessageRow, reply: Reply,
+               now: datetime) -> TurnTraceRow:
+    """The trace of a turn, every text in it storable; the query is PII-redacted first."""
+    grounding = reply.grounding
+    return TurnTraceRow(
+        conversation_id=conversation_id, user_message_id=user.id, assistant_message_id=assistant.id,
+        query=storable(redact_pii(reply.query)), language=_fitted("language", reply.language, LANGUAGE_CHARS),
+        decision=_decision(reply), entry_ids=storable_value([c.entry_id for c in reply.citations]),
+        scores=[float(c.score) for c in reply.citations],
+        generator=_fitted("generator", reply.generator, GENERATOR_CHARS), kb_version=int(reply.kb_version),
+        latency_ms=float(reply.latency_ms),
+        timings={storable(name): float(ms) for name, ms in reply.timings_ms.items()}, created_at=now,
+        grounded=grounding.grounded if grounding else None,
+        grounding_reasons=storable_value(list(grounding.reasons)) if grounding else [],
+        # As given, like the answers: staff review it for what exactly the model made up.
+        replaced_answer=storable(reply.replaced_answer),
+    )
+
+
 class ConversationStore:
     """Conversations, their messages and turn traces, in the product database."""
 
@@ -186,6 +227,7 @@ class ConversationStore:
     def start_conversation(self, channel: str = "web") -> str:
         """Create a conversation and return its new, unguessable id (`new_conversation_id`)."""
         conversation_id = new_conversation_id()
+        channel = _fitted("channel", channel, CHANNEL_CHARS)
         with self._session() as session, session.begin():
             session.add(ConversationRow(id=conversation_id, channel=channel))
         return conversation_id
@@ -209,56 +251,38 @@ class ConversationStore:
         with self._session() as session:
             return session.get(ConversationRow, conversation_id) is not None
 
-    def check_text(self, text: str) -> None:
-        """Raise `InvalidInput` if `text` cannot be stored in this database as it is: a lone
-        surrogate (no database stores one), or a NUL character on PostgreSQL. Called before a
-        turn does any work, so that nothing is answered that cannot be logged."""
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise unencodable_text(error) from None
-        if "\x00" in text and self._engine.dialect.name == "postgresql":
-            raise InvalidInput("The text cannot be stored: it holds a NUL character (U+0000). "
-                               "Remove it and send the message again.")
+    @retry_when_busy
+    def check_reachable(self) -> None:
+        """Raise `DatabaseUnavailable`, or `DatabaseBusy` after retries, unless the database can
+        be written now (`check_writable`): a turn is not worked on when it could not be logged."""
+        check_writable(self._engine)
 
     @retry_when_busy
-    def log_turn(self, conversation_id: str, user_text: str, reply: Reply) -> int:
+    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown") -> int:
         """Store the user message (PII redacted), the reply and its trace in one transaction.
 
-        The conversation is created (channel "unknown") if it is not stored yet, so that a turn
-        is never lost. Returns the trace id. `InvalidInput` if `user_text` cannot be stored.
+        The conversation is created with the turn (on `channel`) if it is not stored yet, so that
+        a conversation never exists without a turn and a turn is never lost. Every text is made
+        storable (lone surrogates and NUL become U+FFFD) after redaction. Returns the trace id.
+        `InvalidInput` only for a value over its column's size.
         """
-        self.check_text(user_text)
+        channel = _fitted("channel", channel, CHANNEL_CHARS)
         with self._session() as session, session.begin():
             now = utcnow()
             conversation = session.get(ConversationRow, conversation_id)
             if conversation is None:
-                conversation = ConversationRow(id=conversation_id, channel="unknown", created_at=now)
+                conversation = ConversationRow(id=conversation_id, channel=channel, created_at=now)
                 session.add(conversation)
             conversation.updated_at = now
-            conversation.language = reply.language or conversation.language
-            user = MessageRow(
-                conversation_id=conversation_id, role="user", content=redact_pii(user_text), created_at=now
-            )
+            conversation.language = _fitted("language", reply.language, LANGUAGE_CHARS) or conversation.language
+            user = MessageRow(conversation_id=conversation_id, role="user",
+                              content=storable(redact_pii(user_text)), created_at=now)
             # The answer is stored as given: it quotes the knowledge base (support phone numbers).
-            assistant = MessageRow(
-                conversation_id=conversation_id, role="assistant", content=reply.answer, created_at=now
-            )
+            assistant = MessageRow(conversation_id=conversation_id, role="assistant",
+                                   content=storable(reply.answer), created_at=now)
             session.add_all([user, assistant])
             session.flush()
-            trace = TurnTraceRow(
-                conversation_id=conversation_id, user_message_id=user.id, assistant_message_id=assistant.id,
-                query=redact_pii(reply.query), language=reply.language, decision=_decision(reply),
-                entry_ids=[c.entry_id for c in reply.citations],
-                scores=[float(c.score) for c in reply.citations],
-                generator=reply.generator, kb_version=int(reply.kb_version),
-                latency_ms=float(reply.latency_ms),
-                timings={name: float(ms) for name, ms in reply.timings_ms.items()}, created_at=now,
-                grounded=reply.grounding.grounded if reply.grounding else None,
-                grounding_reasons=list(reply.grounding.reasons) if reply.grounding else [],
-                # As given, like the answers: staff review it for what exactly the model made up.
-                replaced_answer=reply.replaced_answer,
-            )
+            trace = _trace_row(conversation_id, user, assistant, reply, now)
             session.add(trace)
             session.flush()
             return trace.id
@@ -335,10 +359,11 @@ class ConversationStore:
         """Label a logged turn, replacing any earlier label: `expected_id` is the entry that should
         have answered it (None: out of scope); `review` is "approved", or "corrected" with the
         `corrected_answer`, or None. Raises `UnknownTurn` for an unknown id, `LabelError` for a
-        review that does not fit. The entry id is not checked here (the KB lives in another
+        review that does not fit or a field over its column's size. Every text is made storable
+        (`knowledge_base.storable`). The entry id is not checked here (the KB lives in another
         package): `Services.label_turn` checks it.
         """
-        corrected = check_review(review, corrected_answer)
+        expected_id, corrected, labelled_by = check_label(expected_id, review, corrected_answer, labelled_by)
         with self._session() as session, session.begin():
             if session.get(TurnTraceRow, turn_id) is None:
                 raise UnknownTurn(f"no logged turn has id {turn_id} (see `chatbot logs list`)")

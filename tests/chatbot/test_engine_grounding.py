@@ -66,6 +66,17 @@ def test_a_fabricated_number_is_replaced_by_the_extractive_answer(services: Serv
     assert services.conversations.history(reply.conversation_id, 1)[-1].content == RETURNS
 
 
+def test_a_lone_surrogate_from_the_generator_never_reaches_the_answer(services: Services) -> None:
+    # A remote model's JSON may carry "\ud800": no response (UTF-8) nor the log could hold it.
+    engine = engine_with(services, ScriptedGenerator("You can return items within 30 days of delivery \ud800"))
+    events = list(engine.stream(None, "How long do I have to return an item? \udfff\x00"))
+    reply = events[-1]
+    assert reply.answer == "You can return items within 30 days of delivery \ufffd"
+    assert "".join(events[:-1]) == reply.answer and reply.answer.encode("utf-8")
+    user, assistant = services.conversations.get_transcript(reply.conversation_id).messages
+    assert (user.content, assistant.content) == ("How long do I have to return an item? \ufffd\ufffd", reply.answer)
+
+
 def test_a_citation_of_a_missing_entry_is_caught(services: Services) -> None:
     generator = ScriptedGenerator("You can return items within 30 days of delivery [7].")
     reply = engine_with(services, generator).respond(None, "Can I return an item?")

@@ -76,6 +76,14 @@ def test_send_shows_customer_markup_as_typed_text() -> None:
     assert "<script>" not in shown and "&lt;script&gt;" in shown and "\\*\\*hi\\*\\*" in shown
 
 
+def test_send_shows_a_lone_surrogate_or_nul_as_a_replacement_character() -> None:
+    # The page's JSON (orjson) cannot carry a lone surrogate: it is shown as it is logged.
+    chat, engine = handlers()
+    *_, (history, _, _) = chat.send("Where is my order? \ud800\x00", [], None)
+    assert history[0]["content"] == "Where is my order? \ufffd\ufffd"
+    assert history[0]["content"].encode("utf-8") and engine.calls == [(None, "Where is my order? \ud800\x00")]
+
+
 def test_abstention_is_shown_as_is_without_sources() -> None:
     offer = "I'm sorry, I couldn't find that. Would you like me to connect you with our support team?"
     chat, _ = handlers(pieces=(offer,), citations=(), abstained=True)

@@ -250,15 +250,29 @@ def test_an_id_the_server_did_not_issue_is_a_404(http: httpx.Client, services: S
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_lone_surrogate_is_a_clear_422(http: httpx.Client, services: Services, stream: bool) -> None:
-    turns_before = services.conversations.count_turns()
-    # "hi \ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
-    body = '{"messages": [{"role": "user", "content": "hi \\ud800"}], "stream": %s}' % str(stream).lower()
+def test_a_lone_surrogate_or_nul_is_answered_and_logged(http: httpx.Client, services: Services, stream: bool) -> None:
+    """Changed: a lone surrogate was a 422 "cannot be stored"; now the turn is answered normally
+    and logged with U+FFFD, streamed or not, and no conversation is left without its turn."""
+    conversations_before = len(services.conversations.list_conversations(limit=10_000))
+    # "\ud800" as a JSON escape: valid JSON, but half of a surrogate pair is no character.
+    body = ('{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"},'
+            ' {"role": "user", "content": "How long does shipping take? \\ud800\\u0000"}], "stream": %s}'
+            % str(stream).lower())
     response = http.post("/chat/completions", content=body, headers={"content-type": "application/json"})
-    message = assert_error(response, 422, code="invalid_input")
-    assert message.startswith("The text cannot be stored: it holds U+D800")
-    assert "conversation" not in message and "codec" not in message
-    assert services.conversations.count_turns() == turns_before
+    assert response.status_code == 200, response.text
+    if stream:
+        lines = [line for line in response.text.splitlines() if line]
+        assert lines[-1] == "data: [DONE]"
+        events = [json.loads(line[len("data: "):]) for line in lines[:-1]]
+        answer = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"])
+        conversation_id = events[-1]["conversation_id"]
+    else:
+        answer = response.json()["choices"][0]["message"]["content"]
+        conversation_id = response.json()["conversation_id"]
+    assert answer == SHIPPING
+    transcript = services.conversations.get_transcript(conversation_id)
+    assert [m.content for m in transcript.messages] == ["How long does shipping take? \ufffd\ufffd", SHIPPING]
+    assert len(services.conversations.list_conversations(limit=10_000)) == conversations_before + 1
 
 
 def test_a_message_over_the_guard_limit_is_a_413(http: httpx.Client, services: Services) -> None:

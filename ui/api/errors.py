@@ -10,8 +10,11 @@ one code; /api renders it as `{"detail": message}`, /v1 in OpenAI's error shape:
 | DatabaseBusy (locked, out of connections; retried first) | 503 + Retry-After | database_busy |
 | DatabaseUnavailable (cannot be reached) | 503 | database_unavailable |
 
-Anything else is a 500 that says the error is logged, unless it is a database driver's error that
-escaped a store: `typed_database_error` names its type, and it is answered as that type.
+Anything else is a 500 that says the error is logged, with the `error_id` that the log gives its
+traceback (code `internal_error`), unless it is a database driver's error that escaped a store:
+`typed_database_error` names its type, and it is answered as that type. Whatever still escapes
+(a failure inside a started stream, a mounted app's error) is caught by `ui.api.internal_errors`:
+no exception reaches the HTTP server.
 
     >>> add_api_error_handlers(app, MAX_BODY_BYTES)      # what ui.server does for /api
     >>> add_openai_error_handlers(openai_app)            # what ui.api.openai_routes does for /v1
@@ -32,11 +35,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatbot.conversations.database import typed_database_error
 from chatbot.errors import ChatbotError, DatabaseBusy, DatabaseUnavailable, InvalidConversation, InvalidInput
+from ui.api.internal_errors import INTERNAL_ERROR, UNEXPECTED, internal_error_body, logged_error_id, mark_answered
 from ui.api.openai_schema import error_json
 
 log = logging.getLogger(__name__)
-
-UNEXPECTED = "The server failed to answer; the error is logged."
 # Most specific first: DatabaseBusy is a DatabaseUnavailable.
 _MAPPING: list[tuple[type[ChatbotError], int, str]] = [
     (InvalidConversation, 404, "conversation_not_found"),
@@ -54,6 +56,7 @@ class ErrorAnswer:
     message: str
     code: str
     headers: dict[str, str] = field(default_factory=dict)
+    error_id: str = ""  # an unexpected error's id in the log; "" for the typed errors
 
     @property
     def kind(self) -> str:
@@ -62,16 +65,31 @@ class ErrorAnswer:
 
 
 def error_answer(error: BaseException) -> ErrorAnswer:
-    """The one status, message and code for `error`; logs what the operator must see."""
+    """The one status, message and code for `error`; logs what the operator must see, once."""
     typed = typed_database_error(error)
     for kind, status, code in _MAPPING:
         if isinstance(typed, kind):
             if status >= 500:  # the operator's message names the database; the client's does not
                 log.error("%s: %s", type(typed).__name__, typed)
+            mark_answered(error)
             headers = {"Retry-After": str(DatabaseBusy.RETRY_AFTER_S)} if code == "database_busy" else {}
             return ErrorAnswer(status, typed.customer_message, code, headers)
-    log.error("unexpected error while answering", exc_info=error)
-    return ErrorAnswer(500, UNEXPECTED, "server_error")
+    return ErrorAnswer(500, UNEXPECTED, INTERNAL_ERROR, error_id=logged_error_id(error))
+
+
+def api_error_body(path: str, message: str, error_id: str) -> dict:
+    """/api's shape for an unexpected error, `{"detail", "error_id"}`; the chat page's paths get
+    `internal_error_body`'s."""
+    if path.startswith("/api/"):
+        return {"detail": message, "error_id": error_id}
+    return internal_error_body(path, message, error_id)
+
+
+def openai_error_body(path: str, message: str, error_id: str) -> dict:
+    """/v1's shape (OpenAI's error object) for an unexpected error, with its `error_id`."""
+    body = error_json(message, "server_error", None, INTERNAL_ERROR)
+    body["error"]["error_id"] = error_id
+    return body
 
 
 def too_large_message(limit: int) -> str:
@@ -101,7 +119,9 @@ def add_api_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     async def typed(request: Request, error: Exception) -> JSONResponse:
         answer = error_answer(error)
-        return JSONResponse({"detail": answer.message}, status_code=answer.status, headers=answer.headers)
+        body = api_error_body(request.url.path, answer.message, answer.error_id) if answer.error_id else \
+            {"detail": answer.message}
+        return JSONResponse(body, status_code=answer.status, headers=answer.headers)
 
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes each bad input back; a 60 KB message need not travel twice.
@@ -131,6 +151,8 @@ class APIError(Exception):
 def openai_error_json(error: BaseException) -> tuple[ErrorAnswer, dict]:
     """`error`'s answer and OpenAI's error object for it (also sent inside a started stream)."""
     answer = error_answer(error)
+    if answer.error_id:
+        return answer, openai_error_body("", answer.message, answer.error_id)
     return answer, error_json(answer.message, answer.kind, None, answer.code)
 
 

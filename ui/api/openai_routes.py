@@ -14,7 +14,8 @@ response header and the `conversation_id` field. Conversation ids are issued by 
 of another form is a 400 (`invalid_conversation_id`), one it never issued a 404. Errors come in
 OpenAI's error shape (set in `ui.api.errors`): 400 for a request that makes no turn, 413 for a
 message over `CHATBOT_MAX_MESSAGE_CHARS` (the guard's own check) or a body over the size limit,
-422 for text that cannot be stored, 503 when the database is down or busy.
+503 when the database is down or busy. Any text is answered: a lone surrogate or a NUL is logged
+as U+FFFD (the conversation store's boundary).
 
 A separate FastAPI app, mounted at /v1, so that its errors keep OpenAI's shape while /api keeps
 its own.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from chatbot.conversations.ids import is_conversation_id, malformed_message
+from chatbot.conversations.ids import is_conversation_id, malformed_message, new_conversation_id
 from chatbot.messages import Reply
 from chatbot.stages.guard import check_message
 from chatbot.stages.prompts import estimate_tokens
@@ -85,10 +86,11 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         if given and not is_conversation_id(given):
             raise APIError(400, malformed_message(given), param, "invalid_conversation_id")
         # A conversation of the caller's continues with its stored history; else the request's,
-        # in a conversation started here so that its id can head the (streamed) answer.
-        conversation_id = given or services.conversations.start_conversation(services.engine.channel)
-        events = services.engine.stream(conversation_id, text, None if given else history)
-        first = next(events)  # an unknown id, unstorable text or a database down is raised here
+        # in a new conversation whose id is issued here so that it can head the (streamed)
+        # answer. Its row is written with the turn's log: a turn that fails leaves none behind.
+        conversation_id = given or new_conversation_id()
+        events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id)
+        first = next(events)  # an unknown id or a database down is raised here
         headers = {"X-Conversation-Id": conversation_id}
         prompt_tokens = sum(estimate_tokens(m.text) for m in body.messages)
         if body.stream:
@@ -120,6 +122,5 @@ def _chunks(events: Iterator[str | Reply], prompt_tokens: int, include_usage: bo
             elif event:
                 yield writer.event({"content": event})
     except Exception as error:  # noqa: BLE001 - the headers are sent: the error goes in the stream
-        yield server_sent_event(openai_error_json(error)[1])
-        return
+        yield server_sent_event(openai_error_json(error)[1])  # then [DONE]: the stream ends cleanly
     yield server_sent_event("[DONE]")

@@ -15,6 +15,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 from chatbot.messages import Citation, Reply
+from knowledge_base.storable import storable
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup.
 # `<`, `>` and `&` are left to html.escape: a backslash before an entity would show it literally.
@@ -27,8 +28,9 @@ def escape_markdown(text: str) -> str:
 
 
 def customer_text(text: str) -> str:
-    """The customer's message for display: literal, line breaks kept."""
-    return escape_markdown(text)
+    """The customer's message for display: literal, line breaks kept, storable (a lone surrogate,
+    which the page's JSON could not carry, or a NUL shows as U+FFFD, as it is logged)."""
+    return escape_markdown(storable(text))
 
 
 def _safe_url(url: str) -> str:

@@ -68,19 +68,66 @@ def test_an_id_the_server_did_not_issue_is_refused_never_adopted(store: Conversa
     assert store.list_conversations() == [] and store.get_transcript(invented) is None
 
 
-def test_text_that_cannot_be_stored_is_invalid_input(store: ConversationStore, database_url: str) -> None:
+UNSTORABLE = [  # (as a customer may send it, as it is logged): the same on SQLite and PostgreSQL
+    ("hi \ud800", "hi \ufffd"),
+    ("Where is my order? \x00", "Where is my order? \ufffd"),
+    ("\udfff\x00\ud800", "\ufffd\ufffd\ufffd"),
+    ("a split pair \ud83d\ude00 is joined", "a split pair \U0001F600 is joined"),
+]
+
+
+@pytest.mark.parametrize(("sent", "logged"), UNSTORABLE)
+def test_lone_surrogates_and_nul_are_stored_as_replacement_characters(store: ConversationStore,
+                                                                      sent: str, logged: str) -> None:
+    """Changed: a lone surrogate (and a NUL on PostgreSQL) was an InvalidInput; now every text
+    of the turn passes the storable boundary and the turn is logged."""
     cid = store.start_conversation()
-    with pytest.raises(InvalidInput, match="U\\+D800") as caught:
-        store.log_turn(cid, "hi \ud800", make_reply())
+    grounding = GroundingResult(False, (f"unsupported: {sent}",))
+    reply = Reply(conversation_id=cid, answer=f"answer {sent}", abstained=False, language="en", citations=[],
+                  confidence=0.5, generator="scripted", kb_version=1, timings_ms={f"step{sent}": 1.0},
+                  query=f"query {sent}", grounding=grounding, replaced_answer=f"made up {sent}")
+    turn = store.log_turn(cid, sent, reply)
+    user, assistant = store.get_transcript(cid).messages
+    assert (user.content, assistant.content) == (logged, f"answer {logged}")
+    trace = user.trace
+    assert (trace.query, trace.replaced_answer) == (f"query {logged}", f"made up {logged}")
+    assert trace.grounding_reasons == [f"unsupported: {logged}"] and list(trace.timings) == [f"step{logged}"]
+    assert store.history(cid, 1)[0].content == logged
+    label = store.label_turn(turn, f"id{sent}", review="corrected", corrected_answer=f"fixed {sent}",
+                             labelled_by=f"ann{sent}")
+    assert (label.expected_id, label.corrected_answer, label.labelled_by) == (
+        f"id{logged}", f"fixed {logged}", f"ann{logged}")
+    assert store.labelled_turns()[0].question == logged
+
+
+def test_personal_data_is_redacted_before_the_text_is_made_storable(store: ConversationStore) -> None:
+    cid = store.start_conversation()
+    store.log_turn(cid, "mail me at ann@example.com\x00 or call +1 415 555 0100\ud800", make_reply())
+    logged = store.get_transcript(cid).messages[0].content
+    assert "ann@example.com" not in logged and "555 0100" not in logged
+    assert logged.count("\ufffd") == 2
+
+
+def test_a_value_over_its_column_is_invalid_input_on_both_databases(store: ConversationStore) -> None:
+    cid = store.start_conversation()
+    with pytest.raises(InvalidInput, match="language is 17 characters; the limit is 16") as caught:
+        store.log_turn(cid, "hi", make_reply(language="x" * 17))
     assert not isinstance(caught.value, ValueError)
-    nul = "hi \x00 there"
-    if make_url(database_url).get_backend_name() == "postgresql":
-        with pytest.raises(InvalidInput, match="NUL"):
-            store.log_turn(cid, nul, make_reply())
-        assert store.count_turns() == 0
-    else:  # SQLite stores a NUL as it is
-        store.log_turn(cid, nul, make_reply())
-        assert store.get_transcript(cid).messages[0].content == nul
+    with pytest.raises(InvalidInput, match="channel is 33 characters; the limit is 32"):
+        store.start_conversation("c" * 33)
+    turn = store.log_turn(cid, "hi", make_reply())
+    with pytest.raises(LabelError, match="expected entry id is 129 characters; the limit is 128"):
+        store.label_turn(turn, "e" * 129)
+    with pytest.raises(LabelError, match="labeller's name is 65 characters; the limit is 64"):
+        store.label_turn(turn, None, labelled_by="n" * 65)
+    assert store.count_turns() == 1 and store.labelled_turns() == []
+
+
+def test_a_conversation_row_is_written_with_its_first_turn(store: ConversationStore) -> None:
+    store.check_reachable()
+    store.log_turn("0123456789abcdef0123456789abcdef", "hi", make_reply(), channel="api")
+    [summary] = store.list_conversations()
+    assert (summary.id, summary.channel, summary.turns) == ("0123456789abcdef0123456789abcdef", "api", 1)
 
 
 def test_a_locked_database_is_busy_after_retries(tmp_path: Path) -> None:
