@@ -24,13 +24,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from chatbot.conversations.database import check_writable, database_errors, retry_when_busy
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
+from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
+                                          MessageRow, TurnTraceRow)
 from chatbot.errors import InvalidConversation, InvalidInput
 from chatbot.messages import ChatMessage, Reply
 from chatbot.conversations.redaction import redact_pii
@@ -43,65 +45,8 @@ from chatbot.conversations.labels import (
     check_label,
     label_of,
 )
-from knowledge_base.db_models import Base, utcnow
+from knowledge_base.db_models import utcnow
 from knowledge_base.storable import length_problem, storable, storable_value
-
-# Sizes of the String columns below that a turn fills: checked before writing (SQLite would
-# store a longer value, PostgreSQL refuse it), so that both databases answer alike.
-CHANNEL_CHARS = 32
-LANGUAGE_CHARS = 16
-GENERATOR_CHARS = 200
-
-
-class ConversationRow(Base):
-    __tablename__ = "conversations"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_conversation_id)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    channel: Mapped[str] = mapped_column(String(CHANNEL_CHARS), default="web")  # "web", "cli", "api", ...
-    language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
-
-
-class MessageRow(Base):
-    __tablename__ = "messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
-    role: Mapped[str] = mapped_column(String(16))  # "user" | "assistant"
-    content: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-
-
-class TurnTraceRow(Base):
-    """How one reply was made: what was retrieved for, the decision, the sources and timings."""
-
-    __tablename__ = "turn_traces"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
-    user_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    assistant_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    query: Mapped[str] = mapped_column(Text, default="")  # the cleaned text retrieved for
-    language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
-    decision: Mapped[str] = mapped_column(String(16))  # "answer" | "abstain" | "rejected"
-    entry_ids: Mapped[list] = mapped_column(JSON, default=list)
-    scores: Mapped[list] = mapped_column(JSON, default=list)
-    generator: Mapped[str] = mapped_column(String(GENERATOR_CHARS), default="")
-    kb_version: Mapped[int] = mapped_column(Integer, default=0)
-    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    timings: Mapped[dict] = mapped_column(JSON, default=dict)  # step name -> milliseconds
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    # The grounding check: None when nothing was generated (abstained, rejected); False when the
-    # generated answer (`replaced_answer`) was replaced by the extractive one, for `grounding_reasons`.
-    grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
-    grounding_reasons: Mapped[list] = mapped_column(JSON, default=list)
-    replaced_answer: Mapped[str] = mapped_column(Text, default="")
-
 
 @dataclass(frozen=True, slots=True)
 class ConversationSummary:

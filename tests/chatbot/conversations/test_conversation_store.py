@@ -11,7 +11,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from chatbot.conversations.store import ConversationStore, MessageRow
+from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.tables import MessageRow
 from chatbot.conversations.database import create_db_engine, upgrade_database
 from chatbot.errors import DatabaseBusy, DatabaseUnavailable, InvalidConversation, InvalidInput
 from chatbot.stages.grounding import GroundingResult

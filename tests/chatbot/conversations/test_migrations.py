@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from chatbot.conversations.store import ConversationStore  # registers the conversation tables
+from chatbot.conversations.store import ConversationStore  # registers every conversation table
 from chatbot.conversations.database import (
     alembic_config,
     check_database,
