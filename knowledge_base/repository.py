@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.db_models import EntryRow, KBVersionRow, utcnow
 from knowledge_base.entries import Entry
+from knowledge_base.storable import storable
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class KnowledgeBaseRepository:
             return session.scalar(select(func.max(KBVersionRow.version))) or 0
 
     def _new_version(self, session: Session, summary: str) -> int:
-        row = KBVersionRow(summary=summary[:500])
+        row = KBVersionRow(summary=storable(summary)[:500])
         session.add(row)
         session.flush()
         return row.version
@@ -106,7 +107,8 @@ class KnowledgeBaseRepository:
                         counts["unchanged"] += 1
                         continue
                     if version_row is None:
-                        version_row = KBVersionRow(summary=summary[:500])
+                        # The summary names a file, whose name may hold what UTF-8 cannot encode.
+                        version_row = KBVersionRow(summary=storable(summary)[:500])
                         session.add(version_row)
                         session.flush()
                     self._write(session, entry, row, version_row.version)
@@ -117,7 +119,7 @@ class KnowledgeBaseRepository:
             if version_row is None:
                 return UpsertResult(0, 0, counts["unchanged"], self._max_version(session))
             changed = counts["created"] + counts["updated"]
-            version_row.summary = f"{summary}: {changed} entries"[:500]
+            version_row.summary = storable(f"{summary}: {changed} entries")[:500]
             version = version_row.version  # read inside the session: the row expires at commit
         return UpsertResult(counts["created"], counts["updated"], counts["unchanged"], version)
 

@@ -4,6 +4,7 @@ case of issue 11 (items 1-2) gets a clear message and leaves what was already st
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +211,14 @@ def test_non_ascii_file_names_get_distinct_stable_ids(kb: KnowledgeBaseRepositor
     assert [(r.created, r.updated, r.unchanged) for r in again] == [(0, 0, 1), (0, 0, 1)]
     ascii_named = import_one(kb, write(tmp_path / "Shop FAQ.md", "# Returns\n\n30 days.\n"))
     assert ascii_named.created == 1 and kb.get("shop-faq-1") is not None  # ASCII names keep their ids
+
+
+def test_a_file_name_that_is_not_utf8_imports(kb: KnowledgeBaseRepository, tmp_path: Path) -> None:
+    """Linux hands Python an undecodable byte of a file name as a lone surrogate (U+DCFF); it
+    reaches the version's summary, the default ids' slug and a document's category."""
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xffname.md"))
+    write(path, "# Returns\n\n30 days.\n")
+    report = import_one(kb, path)
+    assert (report.created, report.refused) == (1, "")
+    [entry] = [e for e in kb.list_entries() if e.id != "kept"]
+    assert entry.id.startswith("bad-name-") and entry.category == "bad\ufffdname"
