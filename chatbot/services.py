@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversations.store import ConversationStore
-from chatbot.conversations.database import check_database, create_db_engine, upgrade_database
+from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
 from chatbot.errors import DatabaseUnavailable
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
@@ -81,12 +81,13 @@ class Services:
         a change of model rebuilds the index. An index built with a tuned model (`tune_index`)
         keeps it through updates; `full` rebuilds with the configured, untuned model.
         """
-        entries = self.knowledge_base.list_entries()
-        # A full rebuild goes back to the configured model; an update keeps a tuned one.
-        model = (choose_embedding_model(self.settings.embedding_model, entries) if full
-                 else self._embedding_model(entries))
-        manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
-                              full=full, progress=progress, calibration=self.calibration_inputs(model))
+        with database_errors(self.database):  # the KB repository's driver errors -> chatbot.errors
+            entries = self.knowledge_base.list_entries()
+            # A full rebuild goes back to the configured model; an update keeps a tuned one.
+            model = (choose_embedding_model(self.settings.embedding_model, entries) if full
+                     else self._embedding_model(entries))
+            manifest = sync_index(self.knowledge_base, self.index_store, self.embedders.get(model),
+                                  full=full, progress=progress, calibration=self.calibration_inputs(model))
         self.retriever.refresh()
         return manifest
 
@@ -146,7 +147,11 @@ class Services:
     def import_files(self, paths: list[Path], progress: bool = False) -> list[FileReport]:
         """Import knowledge-base files, then update the index for what changed (and re-tune the
         embedder when `CHATBOT_AUTO_TUNE` is on and something changed)."""
-        reports = import_files(self.knowledge_base, paths, progress=progress)
+        # Each file is one transaction (a refused file stores nothing); a database that is down or
+        # busy stops the import as DatabaseUnavailable / DatabaseBusy, one that refuses a value
+        # refuses that file only.
+        with database_errors(self.database):
+            reports = import_files(self.knowledge_base, paths, progress=progress)
         changed = any(r.created or r.updated for r in reports)
         if self.settings.auto_tune and changed:
             self.tune_index(progress=progress)
@@ -154,10 +159,26 @@ class Services:
             self.sync_index(progress=progress)
         return reports
 
+    def delete_entries(self, entry_ids: list[str], progress: bool = False) -> list[str]:
+        """Delete entries by id (one new KB version), then update the index as after an import;
+        returns the ids deleted. Raises `UnknownEntry`, deleting nothing, when an id is not a
+        live entry."""
+        ids = list(dict.fromkeys(entry_ids))
+        with database_errors(self.database):
+            unknown = [entry_id for entry_id in ids if self.knowledge_base.get(entry_id) is None]
+            if unknown:
+                raise UnknownEntry(f"no knowledge-base entry has id {', '.join(map(repr, unknown))} "
+                                   "(see `chatbot kb list`); nothing was deleted")
+            self.knowledge_base.delete(ids)
+        self.sync_index(progress=progress)
+        return ids
+
     def export_kb(self, path: Path) -> int:
         """Write every entry to `path` (.csv, .tsv, .json or .jsonl) in a form `import_files`
         reads back; returns how many. Raises `ExportFormatError` for another extension."""
-        return write_entries(path, self.knowledge_base.list_entries())
+        with database_errors(self.database):
+            entries = self.knowledge_base.list_entries()
+        return write_entries(path, entries)
 
     def warm_up(self) -> None:
         """Bring the index up to date (built, right model, latest KB version), then load every

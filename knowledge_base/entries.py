@@ -1,19 +1,78 @@
-"""The knowledge-base entry: what support staff write, what retrieval finds, what answers cite."""
+"""The knowledge-base entry: what support staff write, what retrieval finds, what answers cite.
+
+`Entry.validate` is the boundary every entry passes before it is stored: each text field is made
+storable (`knowledge_base.storable`: no lone surrogate, no NUL) and checked against the limit of
+its column, so that neither the database nor the index snapshot can refuse an entry later.
+Entries read back from the database pass `Entry.with_storable_text` (rows written by an older
+version may hold a lone surrogate), so nothing one entry holds can stop an index build.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
+
+from knowledge_base.storable import length_problem, storable
 
 # Ids appear in URLs, CSV files and citations, so they are kept to a safe, readable alphabet.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_QUESTION_CHARS = 1_000
+MAX_ALTERNATE_CHARS = MAX_QUESTION_CHARS  # an alternate is another phrasing of the question
 MAX_ANSWER_CHARS = 20_000
+MAX_CATEGORY_CHARS = 200  # the column kb_entries.category is String(200)
+MAX_LANGUAGE_CHARS = 16  # the column kb_entries.language is String(16)
+# Tags and URLs live in unbounded columns; these limits keep them what they are meant to be
+# (a label, a link) and keep one entry's row and snapshot line small.
+MAX_TAG_CHARS = 100
+MAX_URL_CHARS = 2_048
+_SHOWN_CHARS = 40  # how much of a refused value an error message quotes
 
 
 class EntryError(ValueError):
     """An entry that cannot be stored, with a message meant for the person who wrote it."""
+
+
+def kind_of(value: Any) -> str:
+    """What a non-text value is, in the words of a JSON file's author ("a number", "a list")."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _text(name: str, value: Any) -> str:
+    """`value` made storable when it is text (None is empty); `EntryError` for anything else."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EntryError(f"{name} must be text, not {kind_of(value)}")
+    return storable(value)
+
+
+def _texts(name: str, values: Any) -> list[str]:
+    """Each item of the list `values` made storable; `EntryError` naming the item that is not text."""
+    if values is None:
+        return []
+    if not isinstance(values, (list, tuple)):
+        raise EntryError(f"{name} must be a list of text, not {kind_of(values)}")
+    return [_text(f"{name} item {number}", value) for number, value in enumerate(values, start=1)]
+
+
+def _check_length(name: str, text: str, limit: int) -> None:
+    problem = length_problem(name, text, limit)
+    if problem:
+        raise EntryError(problem)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...")
 
 
 @dataclass(slots=True)
@@ -49,35 +108,64 @@ class Entry:
         return out
 
     def validate(self) -> "Entry":
-        """Check the fields and return a cleaned copy; raise `EntryError` saying what is wrong."""
-        entry_id = (self.id or "").strip()
+        """Check the fields and return a cleaned copy whose every text is storable; raise
+        `EntryError` naming the field (and its limit) that is wrong.
+
+        >>> Entry("a", "Why?", "Because.", category="x" * 300).validate()
+        Traceback (most recent call last):
+        EntryError: category is 300 characters; the limit is 200
+        """
+        entry_id = _text("id", self.id).strip()
         if not _ID_PATTERN.match(entry_id):
             raise EntryError(
-                f"id {self.id!r} is not valid: use 1-128 letters, digits, '_', '-', '.', ':'"
+                f"id {_shown(entry_id)} is not valid: use 1-128 letters, digits, '_', '-', '.', ':'"
             )
-        question = " ".join((self.question or "").split())
-        answer = (self.answer or "").strip()
+        question = " ".join(_text("question", self.question).split())
+        answer = _text("answer", self.answer).strip()
         if not question:
             raise EntryError("question is empty")
         if not answer:
             raise EntryError("answer is empty")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise EntryError(f"question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
-        if len(answer) > MAX_ANSWER_CHARS:
-            raise EntryError(f"answer is {len(answer)} characters; the limit is {MAX_ANSWER_CHARS}")
-        alternates = [" ".join(a.split()) for a in self.alternates if a and a.strip()]
+        _check_length("question", question, MAX_QUESTION_CHARS)
+        _check_length("answer", answer, MAX_ANSWER_CHARS)
+        alternates = [" ".join(a.split()) for a in _texts("alternates", self.alternates) if a.strip()]
+        for number, alternate in enumerate(alternates, start=1):
+            _check_length(f"alternate {number}", alternate, MAX_ALTERNATE_CHARS)
+        category = _text("category", self.category).strip()
+        language = _text("language", self.language).strip().lower()
+        tags = [t.strip() for t in _texts("tags", self.tags) if t.strip()]
+        url = _text("url", self.url).strip()
+        _check_length("category", category, MAX_CATEGORY_CHARS)
+        _check_length("language", language, MAX_LANGUAGE_CHARS)
+        for number, tag in enumerate(tags, start=1):
+            _check_length(f"tag {number}", tag, MAX_TAG_CHARS)
+        _check_length("url", url, MAX_URL_CHARS)
         return Entry(
             id=entry_id,
             question=question,
             answer=answer,
             alternates=alternates,
-            category=(self.category or "").strip(),
-            language=(self.language or "").strip().lower(),
-            tags=[t.strip() for t in self.tags if t and t.strip()],
-            url=(self.url or "").strip(),
+            category=category,
+            language=language,
+            tags=tags,
+            url=url,
             version=self.version,
             created_at=self.created_at,
             updated_at=self.updated_at,
+        )
+
+    def with_storable_text(self) -> "Entry":
+        """A copy whose every text is storable, checking nothing else: for entries read back
+        from the database, which were valid when written but may hold a lone surrogate that an
+        older version let through (and that would stop an index snapshot from being written).
+        A non-text value where text belongs (an older row's JSON list) becomes its `str`."""
+        def text(value: Any) -> str:
+            return storable(value if isinstance(value, str) else "" if value is None else str(value))
+
+        return replace(
+            self, id=text(self.id), question=text(self.question), answer=text(self.answer),
+            alternates=[text(a) for a in self.alternates or []], category=text(self.category),
+            language=text(self.language), tags=[text(t) for t in self.tags or []], url=text(self.url),
         )
 
     def to_dict(self) -> dict:

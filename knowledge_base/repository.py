@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.db_models import EntryRow, KBVersionRow, utcnow
 from knowledge_base.entries import Entry
+from knowledge_base.storable import storable
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Changes:
 
 
 def _row_to_entry(row: EntryRow) -> Entry:
+    # Rows written by an older version may hold a lone surrogate (in a JSON list, where the
+    # driver escapes it); made storable here, no reader of the repository ever meets one.
     return Entry(
         id=row.id,
         question=row.question,
@@ -48,9 +51,11 @@ def _row_to_entry(row: EntryRow) -> Entry:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
-    )
+    ).with_storable_text()
 
 
+# Rows are looked up and flushed this many at a time inside an upsert's one transaction.
+UPSERT_BATCH = 500
 _CONTENT_FIELDS = ("question", "answer", "alternates", "category", "language", "tags", "url")
 
 
@@ -66,55 +71,71 @@ class KnowledgeBaseRepository:
             return session.scalar(select(func.max(KBVersionRow.version))) or 0
 
     def _new_version(self, session: Session, summary: str) -> int:
-        row = KBVersionRow(summary=summary[:500])
+        row = KBVersionRow(summary=storable(summary)[:500])
         session.add(row)
         session.flush()
         return row.version
 
-    def upsert(self, entries: Iterable[Entry], summary: str = "upsert") -> UpsertResult:
-        """Insert new entries and update changed ones by id, all in one new version.
+    def upsert(self, entries: Iterable[Entry], summary: str = "upsert",
+               progress: Callable[[int], None] | None = None) -> UpsertResult:
+        """Insert new entries and update changed ones by id, all in one transaction and one new
+        version: all of them are stored, or (on any error) none.
 
         Entries are validated first (`EntryError` names the bad one); unchanged entries do not
-        bump their version, so re-importing the same file is a no-op for the index.
+        bump their version, so re-importing the same file is a no-op for the index. The work is
+        flushed in batches of `UPSERT_BATCH` inside the one transaction, and `progress` is called
+        with each batch's size. Database errors are SQLAlchemy's; the caller translates them.
         """
         cleaned: dict[str, Entry] = {}
         for entry in entries:
             valid = entry.validate()
             cleaned[valid.id] = valid  # a later row with the same id wins, as in a spreadsheet
-        created = updated = unchanged = 0
+        batches = list(cleaned.values())
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
         with Session(self._engine) as session, session.begin():
-            existing = {
-                row.id: row
-                for row in session.scalars(select(EntryRow).where(EntryRow.id.in_(list(cleaned))))
-            } if cleaned else {}
-            to_write: list[tuple[Entry, EntryRow | None]] = []
-            for entry in cleaned.values():
-                row = existing.get(entry.id)
-                if row is not None and not row.deleted and all(
-                    getattr(row, f) == getattr(entry, f) for f in _CONTENT_FIELDS
-                ):
-                    unchanged += 1
-                else:
-                    to_write.append((entry, row))
-            if not to_write:
-                return UpsertResult(0, 0, unchanged, self._max_version(session))
-            version = self._new_version(session, f"{summary}: {len(to_write)} entries")
-            now = utcnow()
-            for entry, row in to_write:
-                if row is None:
-                    created += 1
-                    session.add(EntryRow(
-                        id=entry.id, version=version, created_at=now, updated_at=now,
-                        **{f: getattr(entry, f) for f in _CONTENT_FIELDS},
-                    ))
-                else:
-                    updated += 1
-                    for f in _CONTENT_FIELDS:
-                        setattr(row, f, getattr(entry, f))
-                    row.deleted = False
-                    row.version = version
-                    row.updated_at = now
-        return UpsertResult(created, updated, unchanged, version)
+            version_row: KBVersionRow | None = None  # made at the first change: no change, no version
+            for start in range(0, len(batches), UPSERT_BATCH):
+                batch = batches[start:start + UPSERT_BATCH]
+                # One lookup per batch keeps the IN list under every database's parameter limit.
+                existing = {row.id: row for row in session.scalars(
+                    select(EntryRow).where(EntryRow.id.in_([e.id for e in batch])))}
+                for entry in batch:
+                    row = existing.get(entry.id)
+                    if row is not None and not row.deleted and all(
+                        getattr(row, f) == getattr(entry, f) for f in _CONTENT_FIELDS
+                    ):
+                        counts["unchanged"] += 1
+                        continue
+                    if version_row is None:
+                        # The summary names a file, whose name may hold what UTF-8 cannot encode.
+                        version_row = KBVersionRow(summary=storable(summary)[:500])
+                        session.add(version_row)
+                        session.flush()
+                    self._write(session, entry, row, version_row.version)
+                    counts["created" if row is None else "updated"] += 1
+                session.flush()
+                if progress is not None:
+                    progress(len(batch))
+            if version_row is None:
+                return UpsertResult(0, 0, counts["unchanged"], self._max_version(session))
+            changed = counts["created"] + counts["updated"]
+            version_row.summary = storable(f"{summary}: {changed} entries")[:500]
+            version = version_row.version  # read inside the session: the row expires at commit
+        return UpsertResult(counts["created"], counts["updated"], counts["unchanged"], version)
+
+    @staticmethod
+    def _write(session: Session, entry: Entry, row: EntryRow | None, version: int) -> None:
+        """Store `entry` as a new row, or over `row` (reviving it if it was deleted)."""
+        now = utcnow()
+        if row is None:
+            session.add(EntryRow(id=entry.id, version=version, created_at=now, updated_at=now,
+                                 **{f: getattr(entry, f) for f in _CONTENT_FIELDS}))
+            return
+        for f in _CONTENT_FIELDS:
+            setattr(row, f, getattr(entry, f))
+        row.deleted = False
+        row.version = version
+        row.updated_at = now
 
     @staticmethod
     def _max_version(session: Session) -> int:

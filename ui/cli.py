@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -17,6 +19,7 @@ from chatbot.settings import Settings, load_settings
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
+    from chatbot.services import Services
     from knowledge_base.index.snapshot import Manifest
 
 app = typer.Typer(help="Self-hosted customer-service chatbot.", no_args_is_help=True,
@@ -53,6 +56,22 @@ def _services(channel: str = "cli", **overrides: object):
         raise typer.Exit(3) from None
 
 
+@contextmanager
+def _database_failures() -> Iterator[None]:
+    """A service call's typed database errors as a message and an exit code: 3 when the
+    database is down or busy, 1 when it refused a value; never a traceback."""
+    from chatbot.errors import DatabaseUnavailable, InvalidInput
+
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on."),
           port: Optional[int] = typer.Option(None, help="Port to listen on.")) -> None:
@@ -63,11 +82,20 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on.
     run_server(services, services.settings.host, services.settings.port)
 
 
+def _print_index_state(services: "Services") -> None:
+    """One line on the index in service after a change of the knowledge base."""
+    manifest = services.index_store.read_manifest()
+    if manifest is not None:
+        typer.echo(f"index: KB version {manifest.kb_version}, {manifest.entry_count} entries, "
+                   f"{manifest.phrasing_count} phrasings")
+
+
 @kb_app.command("import")
 def kb_import(files: list[Path] = typer.Argument(..., help="CSV, TSV, JSON, JSONL, Markdown or TXT files.")) -> None:
     """Import entries (upsert by id), then update the index."""
     services = _services()
-    reports = services.import_files(files, progress=True)
+    with _database_failures():
+        reports = services.import_files(files, progress=True)
     refused = False
     for report in reports:
         if report.refused:
@@ -79,11 +107,25 @@ def kb_import(files: list[Path] = typer.Argument(..., help="CSV, TSV, JSON, JSON
                    f"{len(report.errors)} rows rejected")
         for error in report.errors:
             typer.echo(f"  rejected {error}", err=True)
-    manifest = services.index_store.read_manifest()
-    if manifest is not None:
-        typer.echo(f"index: KB version {manifest.kb_version}, {manifest.entry_count} entries, "
-                   f"{manifest.phrasing_count} phrasings")
+    _print_index_state(services)
     raise typer.Exit(1 if refused else 0)
+
+
+@kb_app.command("delete")
+def kb_delete(ids: list[str] = typer.Argument(..., help="Ids of the entries to delete (see `chatbot kb list`).")) -> None:
+    """Delete entries by id, then update the index. An unknown id deletes nothing (exit 2)."""
+    from chatbot.conversations.labels import UnknownEntry
+
+    services = _services()
+    try:
+        with _database_failures():
+            deleted = services.delete_entries(ids, progress=True)
+    except UnknownEntry as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for entry_id in deleted:
+        typer.echo(f"deleted {entry_id}")
+    _print_index_state(services)
 
 
 @kb_app.command("demo")
@@ -106,7 +148,8 @@ def kb_export(file: Path = typer.Argument(..., help="Output .csv, .tsv, .json or
     from knowledge_base.importers.export import ExportFormatError
 
     try:
-        count = _services().export_kb(file)
+        with _database_failures():
+            count = _services().export_kb(file)
     except ExportFormatError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -130,7 +173,8 @@ def _print_calibration(manifest: "Manifest") -> None:
 @index_app.command("rebuild")
 def index_rebuild() -> None:
     """Re-embed every phrasing into a new snapshot and switch to it."""
-    manifest = _services().sync_index(full=True, progress=True)
+    with _database_failures():
+        manifest = _services().sync_index(full=True, progress=True)
     typer.echo(f"index rebuilt: snapshot {manifest.snapshot}, KB version {manifest.kb_version}, "
                f"{manifest.entry_count} entries, {manifest.phrasing_count} phrasings, "
                f"model {manifest.embedding_model} ({manifest.dimension}-d), "

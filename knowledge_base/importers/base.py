@@ -8,12 +8,14 @@ with an `ImportFileError`.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge_base.entries import Entry, EntryError
+from knowledge_base.entries import Entry, EntryError, kind_of
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # How lists travel in one text field (a CSV cell, or a JSON string instead of a list).
@@ -61,36 +63,61 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def _split_list(value: Any, separator: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [part.strip() for part in str(value).split(separator) if part.strip()]
+def _scalar(name: str, value: Any) -> str:
+    """A one-text field as read: text as it is, a number as its digits (a JSON `"category": 2024`),
+    nothing as ""; `EntryError` for true/false, a list or an object."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise EntryError(f"{name} must be text, not {kind_of(value)}")
+
+
+def _split_list(name: str, value: Any, separator: str) -> list[str]:
+    """A list field: a JSON list (each item text or a number) or one separated text."""
+    if isinstance(value, (list, tuple)):
+        items = [_scalar(f"{name} item {number}", item) for number, item in enumerate(value, start=1)]
+        return [item.strip() for item in items if item.strip()]
+    return [part.strip() for part in _scalar(name, value).split(separator) if part.strip()]
 
 
 def entry_from_fields(fields: dict[str, Any], default_id: str) -> Entry:
     """A validated entry from one row's fields (`default_id` when it names none); raises
-    `EntryError` saying what is wrong. Lists may be lists or separated strings."""
+    `EntryError` saying what is wrong. Lists may be lists or separated strings; a number where
+    text belongs is taken as its digits, anything else that is not text is refused."""
     question = fields.get("question")
     answer = fields.get("answer")
-    if not isinstance(question, str) or not question.strip():
+    if question is None or isinstance(question, str) and not question.strip():
         raise EntryError("missing question")
-    if not isinstance(answer, str) or not answer.strip():
+    if answer is None or isinstance(answer, str) and not answer.strip():
         raise EntryError("missing answer")
-    entry_id = str(fields.get("id") or "").strip() or default_id
+    for name, value in (("question", question), ("answer", answer)):
+        if not isinstance(value, str):
+            raise EntryError(f"{name} must be text, not {kind_of(value)}")
+    entry_id = _scalar("id", fields.get("id")).strip() or default_id
     return Entry(
         id=entry_id,
         question=question,
         answer=answer,
-        alternates=_split_list(fields.get("alternates"), ALTERNATES_SEPARATOR),
-        category=str(fields.get("category") or ""),
-        language=str(fields.get("language") or ""),
-        tags=_split_list(fields.get("tags"), TAGS_SEPARATOR),
-        url=str(fields.get("url") or ""),
+        alternates=_split_list("alternates", fields.get("alternates"), ALTERNATES_SEPARATOR),
+        category=_scalar("category", fields.get("category")),
+        language=_scalar("language", fields.get("language")),
+        tags=_split_list("tags", fields.get("tags"), TAGS_SEPARATOR),
+        url=_scalar("url", fields.get("url")),
     ).validate()
 
 
 def slug(text: str) -> str:
-    """A file name as the stem of default entry ids ("Shop FAQ" -> "shop-faq")."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
+    """A file name as the stem of default entry ids ("Shop FAQ" -> "shop-faq").
+
+    An ASCII name gives the same slug as it always did (re-imports must upsert the same ids).
+    Other letters vanish from a slug ("中文" and "日本語" would both give "entry"), so a name
+    that is not ASCII also gets a short hash of itself: distinct names, distinct ids, the same
+    on every import ("中文" -> "entry-72726d88"). The name is NFC-normalised first, so a file
+    name spelled in decomposed form (as macOS stores it) gives the same ids.
+    """
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
+    if text.isascii():
+        return base
+    name = unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
+    return f"{base}-{hashlib.sha256(name).hexdigest()[:8]}"

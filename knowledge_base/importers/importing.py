@@ -1,4 +1,11 @@
-"""Import knowledge-base files into the database: read, validate, upsert by id, report."""
+"""Import knowledge-base files into the database: read, validate, upsert by id, report.
+
+Each file is imported whole or not at all: its good rows go into the database in one
+transaction, as one KB version. When the database refuses something of a file (a value it cannot
+store, a constraint), nothing of that file is stored and its report says why; the other files
+are imported. A database that is down or busy stops the import with SQLAlchemy's error, for the
+caller to translate (knowledge_base does not know the product's error types).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from sqlalchemy.exc import DataError, IntegrityError
 from tqdm.auto import tqdm
 
+from knowledge_base.entries import EntryError
 from knowledge_base.importers.base import ImportFileError, RowError
 from knowledge_base.importers.readers import read_file
 from knowledge_base.repository import KnowledgeBaseRepository
 
-UPSERT_BATCH = 500
-
 
 @dataclass
 class FileReport:
-    """What happened to one file. `refused` is set when the whole file was rejected."""
+    """What happened to one file. `refused` is set when the whole file was rejected (then
+    nothing of it was stored)."""
 
     path: str
     created: int = 0
@@ -31,27 +39,37 @@ class FileReport:
         return self.created + self.updated + self.unchanged
 
 
+def _refusal(path: Path, error: Exception) -> str:
+    """Why the database refused a file, in one line (the driver's first line, no SQL)."""
+    reason = str(getattr(error, "orig", None) or error).strip().split("\n")[0]
+    return f"{path}: the database refused it, so nothing of this file was imported: {reason}"
+
+
+def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool = False) -> FileReport:
+    """Import one file in one transaction; a refused file comes back with `refused` set."""
+    report = FileReport(str(path))
+    try:
+        result = read_file(Path(path))
+    except ImportFileError as exc:
+        report.refused = str(exc)
+        return report
+    report.errors = result.errors
+    with tqdm(total=len(result.entries), desc=f"Importing {Path(path).name}", unit="entry",
+              disable=not progress) as bar:
+        try:
+            outcome = repository.upsert(result.entries, summary=f"import {Path(path).name}",
+                                        progress=bar.update)
+        except (DataError, IntegrityError) as exc:
+            report.refused = _refusal(path, exc)
+            return report
+        except (EntryError, UnicodeEncodeError) as exc:  # the readers validate: a bug, but say which file
+            report.refused = f"{path}: nothing of this file was imported: {exc}"
+            return report
+    report.created, report.updated, report.unchanged = outcome.created, outcome.updated, outcome.unchanged
+    return report
+
+
 def import_files(repository: KnowledgeBaseRepository, paths: Iterable[Path],
                  progress: bool = False) -> list[FileReport]:
-    """Import each file; a refused file or a bad row never stops the others."""
-    reports = []
-    for path in paths:
-        report = FileReport(str(path))
-        try:
-            result = read_file(Path(path))
-        except ImportFileError as exc:
-            report.refused = str(exc)
-            reports.append(report)
-            continue
-        report.errors = result.errors
-        with tqdm(total=len(result.entries), desc=f"Importing {Path(path).name}", unit="entry",
-                  disable=not progress) as bar:
-            for start in range(0, len(result.entries), UPSERT_BATCH):
-                batch = result.entries[start:start + UPSERT_BATCH]
-                outcome = repository.upsert(batch, summary=f"import {Path(path).name}")
-                report.created += outcome.created
-                report.updated += outcome.updated
-                report.unchanged += outcome.unchanged
-                bar.update(len(batch))
-        reports.append(report)
-    return reports
+    """Import each file (`import_file`); a refused file or a bad row never stops the others."""
+    return [import_file(repository, Path(path), progress=progress) for path in paths]

@@ -2,7 +2,7 @@
 
 Columns `question` and `answer` are required; `id`, `alternates` (separated by `|`), `category`,
 `language`, `tags` (separated by `,`) and `url` are optional. A row with the wrong number of cells
-is reported with its line and skipped.
+is reported with its line and skipped; so is one whose cell is over its field's limit.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Iterable
 
 from knowledge_base.entries import Entry, EntryError
-from knowledge_base.importers.base import (ALTERNATES_SEPARATOR, TAGS_SEPARATOR, ImportFileError, ImportResult,
-                                           RowError, entry_from_fields, read_text, slug)
+from knowledge_base.importers.base import (ALTERNATES_SEPARATOR, MAX_FILE_BYTES, TAGS_SEPARATOR, ImportFileError,
+                                           ImportResult, RowError, entry_from_fields, read_text, slug)
 
 # The columns an export writes, in this order.
 COLUMNS = ["id", "question", "alternates", "answer", "category", "language", "tags", "url"]
@@ -22,33 +22,43 @@ COLUMNS = ["id", "question", "alternates", "answer", "category", "language", "ta
 
 def read_tabular(path: Path, delimiter: str) -> ImportResult:
     """Entries of a CSV (`delimiter` ",") or TSV ("\\t") file; `ImportFileError` without the
-    required columns."""
+    required columns. A rejected row is reported at the line it starts on (a quoted cell may
+    span lines), and reading goes on after it."""
     text = read_text(path)
+    # The csv module refuses a cell over 131,072 characters and loses its place; a cell may be as
+    # long as the file may be, and an over-long answer is then that row's error, named by
+    # `Entry.validate`. The limit is process-wide, so it is only ever raised.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
     result = ImportResult()
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
     missing = {"question", "answer"} - set(header)
     if missing:
         raise ImportFileError(
             f"{path}: the header must name the columns 'question' and 'answer' "
             f"(missing: {', '.join(sorted(missing))}; found: {', '.join(header) or 'nothing'})"
         )
-    reader.fieldnames = header
     stem = slug(path.stem)
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                result.errors.append(RowError(str(path), line, f"{len(row[None]) + len(header)} columns, the header has {len(header)}"))
-                continue
-            if all(not (v or "").strip() for v in row.values()):
-                continue  # blank lines are not errors
-            try:
-                result.entries.append(entry_from_fields(row, f"{stem}-{line}"))
-            except EntryError as exc:
-                result.errors.append(RowError(str(path), line, str(exc)))
-    except csv.Error as exc:
-        result.errors.append(RowError(str(path), reader.line_num, f"unreadable CSV: {exc}"))
+    while True:
+        start = reader.line_num + 1  # the line this row starts on
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            result.errors.append(RowError(str(path), start, f"unreadable CSV: {exc}"))
+            continue
+        if all(not cell.strip() for cell in cells):
+            continue  # blank lines are not errors
+        if len(cells) > len(header):
+            result.errors.append(RowError(str(path), start, f"{len(cells)} columns, the header has {len(header)}"))
+            continue
+        row = dict(zip(header, cells))  # a short row's missing cells are empty, as csv.DictReader has them
+        try:
+            # The default id keeps the line the row ends on, as ids always had: re-imports upsert.
+            result.entries.append(entry_from_fields(row, f"{stem}-{reader.line_num}"))
+        except EntryError as exc:
+            result.errors.append(RowError(str(path), start, str(exc)))
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from knowledge_base.entries import Entry, EntryError
+from knowledge_base.entries import MAX_ALTERNATE_CHARS, MAX_CATEGORY_CHARS, MAX_QUESTION_CHARS, Entry, EntryError
 from knowledge_base.importers.base import ImportResult, RowError, read_text, slug
 
 # Documents are cut into chunks of about this many characters, on paragraph boundaries, so one
@@ -40,11 +40,12 @@ def _document_entries(path: Path, sections: list[tuple[str, str]]) -> ImportResu
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
         for chunk in _chunks(paragraphs):
             counter += 1
-            question = title or chunk.split("\n", 1)[0][:200]
+            question = (title or chunk.split("\n", 1)[0][:200])[:MAX_QUESTION_CHARS]
             try:
                 result.entries.append(Entry(
                     id=f"{stem}-{counter}", question=question, answer=chunk,
-                    alternates=[" ".join(chunk.split())[:1000]], category=path.stem,
+                    alternates=[" ".join(chunk.split())[:MAX_ALTERNATE_CHARS]],
+                    category=path.stem[:MAX_CATEGORY_CHARS],  # a file name may be longer than the column
                 ).validate())
             except EntryError as exc:
                 result.errors.append(RowError(str(path), counter, str(exc)))

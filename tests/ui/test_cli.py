@@ -123,3 +123,67 @@ def test_an_unreachable_database_is_reported(tmp_path: Path) -> None:
     result = subprocess.run([CHATBOT, "db", "upgrade"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 3
     assert "127.0.0.1:9" in result.stderr and "secret" not in result.stderr
+
+
+# Issue 11: this file imported, then every index write failed: every later `kb import`,
+# `index rebuild` and `serve` exited 1.
+POISON = '[{"id":"poison","question":"Is this poisoned?","answer":"Yes.","tags":["\\ud800"]}]'
+
+
+def test_nothing_a_kb_file_or_an_older_version_stored_stops_the_product(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from knowledge_base.db_models import EntryRow, KBVersionRow
+
+    home = tmp_path / "home"
+    poison, faq = tmp_path / "poison.json", tmp_path / "faq.csv"
+    poison.write_text(POISON, encoding="utf-8")
+    faq.write_text(FAQ, encoding="utf-8")
+    first = run("kb", "import", str(poison), home=home)
+    assert "1 entries imported (1 new, 0 updated, 0 unchanged), 0 rows rejected" in first.stdout
+    assert "3 entries imported (3 new" in run("kb", "import", str(faq), home=home).stdout
+    # A row as an older version stored it, a lone surrogate in a JSON column.
+    engine = create_engine(f"sqlite:///{home / 'chatbot.db'}")
+    with Session(engine) as session, session.begin():
+        session.add(KBVersionRow(version=3, summary="written by an older version"))
+        session.add(EntryRow(id="legacy", question="Is this legacy text?", answer="Old.",
+                             alternates=["legacy \udfff"], tags=["\ud800"], version=3))
+    engine.dispose()
+    rebuilt = run("index", "rebuild", home=home)
+    assert "KB version 3, 5 entries, 12 phrasings" in rebuilt.stdout
+    reply = json.loads(run("ask", "Is this poisoned?", "--json", home=home).stdout)
+    assert reply["answer"] == "Yes." and reply["sources"][0]["id"] == "poison"
+
+    unknown = run("kb", "delete", "poison", "nope", home=home, check=False)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "error: no knowledge-base entry has id 'nope' (see `chatbot kb list`); nothing was deleted" in unknown.stderr
+    deleted = run("kb", "delete", "poison", "legacy", home=home).stdout
+    assert "deleted poison\ndeleted legacy\n" in deleted
+    assert "index: KB version 4, 3 entries, 9 phrasings" in deleted  # caught up, as after an import
+    assert "poison" not in run("kb", "list", home=home).stdout
+
+
+def test_hostile_kb_files_are_refused_or_reported_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    deep, huge, long_cell = tmp_path / "deep.json", tmp_path / "huge.jsonl", tmp_path / "long.csv"
+    deep.write_text("[" * 1000 + "]" * 1000, encoding="utf-8")
+    huge.write_text('{"id": "n", "question": "Q?", "answer": "A.", "tags": [%s]}\n' % ("9" * 5000), encoding="utf-8")
+    long_cell.write_text(f'id,question,answer\nlong,Long?,"{"a" * 200_000}"\nafter,After?,Kept.\n', encoding="utf-8")
+    result = run("kb", "import", str(deep), str(huge), str(long_cell), home=home, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"refused {deep}: not a knowledge-base file: it holds lists or objects nested over 64 levels deep" \
+        in result.stderr
+    assert f"rejected {huge}:1: not an entry: the line holds a number of 5000 digits (the limit is 100)" in result.stderr
+    assert f"rejected {long_cell}:2: answer is 200000 characters; the limit is 20000" in result.stderr
+    assert f"{long_cell}: 1 entries imported (1 new, 0 updated, 0 unchanged), 1 rows rejected" in result.stdout
+
+
+def test_kb_commands_report_an_unreachable_database(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.csv"
+    faq.write_text(FAQ, encoding="utf-8")
+    env = {"CHATBOT_DATABASE_URL": "postgresql+psycopg://bot:secret@127.0.0.1:9/nowhere"}
+    for args in (["kb", "import", str(faq)], ["kb", "delete", "returns"]):
+        result = run(*args, home=tmp_path, check=False, env=env)
+        assert result.returncode == 3 and "Traceback" not in result.stderr
+        assert "127.0.0.1:9" in result.stderr and "secret" not in result.stderr

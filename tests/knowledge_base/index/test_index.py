@@ -85,3 +85,27 @@ def test_a_crash_mid_build_leaves_the_old_snapshot_serving(shop_entries,
 def test_no_index_yet_says_what_to_do(shop_entries, tmp_path: Path) -> None:
     with pytest.raises(IndexNotBuilt, match="chatbot index rebuild"):
         IndexStore(tmp_path / "index").load()
+
+
+def test_an_entry_an_older_version_stored_with_a_lone_surrogate_cannot_stop_a_build(
+        shop_entries, tmp_path: Path, repository, embedder) -> None:
+    """Issue 11: one such entry made every snapshot write fail (JSON written as UTF-8)."""
+    from sqlalchemy.orm import Session
+
+    from knowledge_base.db_models import EntryRow, KBVersionRow
+
+    repository.upsert(shop_entries)
+    with Session(repository._engine) as session, session.begin():  # as an older version stored it
+        session.add(EntryRow(id="poison", question="Is this poisoned?", answer="Yes.",
+                             alternates=["poisoned \ud800 entry"], tags=["\ud800"], version=1))
+    store = IndexStore(tmp_path / "index")
+    manifest = sync_index(repository, store, embedder)
+    assert (manifest.entry_count, manifest.phrasing_count) == (5, 13)
+    hits = Retriever(store, embedder).search("Is this poisoned?", 1)
+    assert hits[0].entry.id == "poison" and hits[0].entry.tags == ["\ufffd"]
+    # The incremental path reads changed rows too.
+    with Session(repository._engine) as session, session.begin():
+        session.get(EntryRow, "poison").alternates = ["again \udfff"]
+        session.get(EntryRow, "poison").version = 2
+        session.add(KBVersionRow(version=2, summary="older version"))
+    assert sync_index(repository, store, embedder).kb_version == 2
