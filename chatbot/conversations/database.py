@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chatbot.errors import ChatbotError, DatabaseBusy, DatabaseUnavailable, InvalidInput
@@ -43,6 +43,8 @@ BUSY_FIRST_WAIT_S = 0.1
 # PostgreSQL SQLSTATEs that pass by themselves: too many connections (53300), lock not
 # available (55P03), deadlock (40P01), serialization failure (40001).
 _PG_BUSY_STATES = {"53300", "55P03", "40P01", "40001"}
+# sqlite3 codes of a file that is not a database, or a damaged one (raised as a plain DatabaseError).
+_SQLITE_BROKEN = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -142,6 +144,9 @@ def typed_database_error(error: BaseException, url: URL | None = None) -> Chatbo
         return InvalidInput(f"The text cannot be stored: {_reason(None, error).split(chr(10))[0]}")
     if _is_busy(error):
         return DatabaseBusy(f"Database busy: {_where(url)}{_reason(url, error)}")
+    if str(getattr(getattr(error, "orig", None), "sqlite_errorname", "")).startswith(_SQLITE_BROKEN):
+        return DatabaseUnavailable(f"Database unavailable: {_where(url)}the file is not an SQLite database or "
+                                   f"is damaged ({_reason(url, error)}); restore it from a backup")
     if isinstance(error, (OperationalError, InterfaceError)):
         # sqlite3 reports SQL mistakes ("no such table") as OperationalError too, with the generic
         # code SQLITE_ERROR; cannot-open, I/O, read-only and corrupt have their own codes.
@@ -158,7 +163,7 @@ def database_errors(engine: Engine) -> Iterator[None]:
         yield
     except UnicodeEncodeError as error:  # raised by the driver before the statement is sent
         raise unencodable_text(error) from error
-    except (OperationalError, InterfaceError, DataError, PoolTimeout) as error:
+    except (DatabaseError, InterfaceError, PoolTimeout) as error:  # DatabaseError: Operational, Data, ...
         typed = typed_database_error(error, engine.url)
         if typed is None:
             raise

@@ -382,3 +382,16 @@ def test_labelling_errors(store: ConversationStore) -> None:
         store.label_turn(turn, "ship-time", review="maybe")
     assert store.labelled_turns() == []
 
+
+
+def test_a_file_that_is_not_a_database_is_unavailable_not_a_traceback(tmp_path: Path) -> None:
+    damaged = tmp_path / "chatbot.db"
+    damaged.write_bytes(b"this is a text file, not an SQLite database\n" * 200)
+    engine = create_db_engine(f"sqlite:///{damaged}")
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            ConversationStore(engine).start_conversation()
+    finally:
+        engine.dispose()
+    assert "not an SQLite database or is damaged" in str(caught.value)
+    assert str(damaged) in str(caught.value)
