@@ -25,14 +25,21 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
+def fuzz_embedding_model() -> str:
+    """The embedding model of the module's services: "auto" (the product's default) unless a
+    module overrides this fixture."""
+    return "auto"
+
+
+@pytest.fixture(scope="module")
 def fuzz_target(request: pytest.FixtureRequest, database_kind: str, tmp_path_factory: pytest.TempPathFactory,
-                converted_models: Path) -> Iterator[FuzzTarget]:
+                converted_models: Path, fuzz_embedding_model: str) -> Iterator[FuzzTarget]:
     """Services over a fresh data folder and database of `database_kind`, the base FAQ imported
     and every model loaded."""
     folder = tmp_path_factory.mktemp(f"fuzz-{database_kind}")
     with module_home(folder, converted_models) as home:
         if database_kind == "sqlite":
-            services = services_with_faq(home, BASE_FAQ, warm=True)
+            services = services_with_faq(home, BASE_FAQ, warm=True, embedding_model=fuzz_embedding_model)
             yield FuzzTarget("sqlite", services.settings.database_url, home, services)
             services.database.dispose()
             return
@@ -40,7 +47,8 @@ def fuzz_target(request: pytest.FixtureRequest, database_kind: str, tmp_path_fac
         name = f"fuzz_{uuid.uuid4().hex[:16]}"
         url = create_database(admin_url, name)
         try:
-            services = services_with_faq(home, BASE_FAQ, warm=True, database_url=url)
+            services = services_with_faq(home, BASE_FAQ, warm=True, database_url=url,
+                                         embedding_model=fuzz_embedding_model)
             yield FuzzTarget("postgres", url, home, services)
             services.database.dispose()
         finally:
