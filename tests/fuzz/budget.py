@@ -13,6 +13,10 @@ from hypothesis import HealthCheck, Phase, settings
 
 CHAT_INPUTS_PER_DATABASE = 2000
 FILES_PER_DATABASE = 500
+# A run that has not spent its budget after this many seconds stops sending (and fails on the
+# budget): on code that got slow (an index that every import rebuilds in vain) a run would
+# otherwise take CI's whole hour. A healthy run on 2 cores takes well under half of it.
+TIME_LIMIT_S = float(os.environ.get("CHATBOT_TEST_FUZZ_TIME_LIMIT_S", "240"))
 
 
 def scale() -> float:

@@ -12,6 +12,8 @@ class of failure instead of stopping at the first; and the tracebacks that reach
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,8 +69,19 @@ class Problems:
         return sum(group.count for group in self.groups.values())
 
     def report(self) -> str:
-        """Every group, most frequent first, with its shortest reproduction."""
+        """Every group, most frequent first, with its shortest reproduction (written in full to
+        the folder CHATBOT_TEST_FUZZ_DUMP names, if set)."""
         ordered = sorted(self.groups.values(), key=lambda g: -g.count)
+        dump = os.environ.get("CHATBOT_TEST_FUZZ_DUMP")
+        if dump:
+            for number, group in enumerate(ordered):
+                name = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.database} {number} {group.where} {group.kind}")[:120]
+                data = group.smallest if isinstance(group.smallest, bytes) else group.smallest.encode(
+                    "utf-8", "backslashreplace")
+                os.makedirs(dump, exist_ok=True)
+                with open(os.path.join(dump, name + ".txt"), "wb") as handle:
+                    handle.write(f"{group.where}: {group.kind}: {group.detail}\n\n".encode("utf-8", "backslashreplace")
+                                 + data)
         lines = [f"{self.total} problems in {len(ordered)} kinds on {self.database}:"]
         for group in ordered[:MAX_GROUPS_SHOWN]:
             lines.append(f"- [{group.count}x] {group.where}: {group.kind}: {group.detail}")

@@ -10,12 +10,13 @@ no entry ever disappears.
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatbot.services import Services
-from fuzz_problems import Problems, TracebackCatcher, quote
+from fuzz_problems import Problems, TracebackCatcher
 from kb_files import KbFile
 from knowledge_base.importers.importing import FileReport
 
@@ -57,8 +58,13 @@ def write_files(folder: Path, files: list[KbFile]) -> list[Path]:
     return paths
 
 
+def error_detail(error: BaseException) -> str:
+    """Where and what, numbers blanked (positions, lengths), so that one bug is one group."""
+    return re.sub(r"\d+", "#", f"{str(error)[:90]} (at {where_raised(error)})")
+
+
 def reproduction(files: list[KbFile]) -> str:
-    return "\n".join(f"{file.name}: {quote(file.data)}" for file in files)
+    return "\n".join(f"{file.name}: {file.data!r}" for file in files)
 
 
 @dataclass
@@ -72,6 +78,7 @@ class ImportRun:
     files: int = 0  # files whose import was attempted
     batches: int = 0
     stems: dict[str, set[str]] = field(default_factory=dict)  # entry id -> names of files that wrote it
+    isolated: set[str] = field(default_factory=set)  # errors already narrowed to a file
 
     def stored_ids(self) -> list[str]:
         """Ids of entries that earlier rows named (rows of new files may update them)."""
@@ -88,9 +95,15 @@ class ImportRun:
         self.files += len(files)
         try:
             reports = self.services.import_files(paths)
-        except Exception:  # noqa: BLE001 - the finding: an import must report, not raise
+        except Exception as error:  # noqa: BLE001 - the finding: an import must report, not raise
             self.check_unchanged(before, files)
-            self.isolate(files, paths)
+            signature = f"{type(error).__name__} at {where_raised(error)}"
+            if signature in self.isolated:  # e.g. an index that every import now fails to write
+                self.problems.add("Services.import_files", f"raised {type(error).__name__} (as before)",
+                                  error_detail(error), reproduction(files))
+            else:
+                self.isolated.add(signature)
+                self.isolate(files, paths)
             return
         self.check_reports(files, paths, reports)
         self.check_unchanged(before, files)
@@ -106,7 +119,7 @@ class ImportRun:
             except Exception as error:  # noqa: BLE001 - the finding
                 culprits += 1
                 self.problems.add("Services.import_files", f"raised {type(error).__name__}",
-                                  f"{str(error)[:100]} (at {where_raised(error)})", reproduction([file]))
+                                  error_detail(error), reproduction([file]))
             else:
                 self.check_reports([file], [path], reports)
             self.check_unchanged(before, [file])

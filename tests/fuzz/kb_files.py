@@ -119,7 +119,7 @@ file_specs = st.builds(
     extension=st.sampled_from(FORMATS),
     stem=weighted((6, st.sampled_from(ODD_SUFFIXES).map(lambda suffix: "kb{serial}" + suffix)),
                   (1, st.sampled_from(COLLIDING_STEMS))),
-    rows=st.lists(row, max_size=6).map(tuple),
+    rows=weighted((1, st.just(())), (8, st.lists(row, min_size=1, max_size=6).map(tuple))),
     damage=st.sampled_from(DAMAGE),
     wrapped=st.booleans(),
     ascii_json=weighted((3, st.just(True)), (1, st.just(False))),
