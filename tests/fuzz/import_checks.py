@@ -97,9 +97,12 @@ class ImportRun:
             reports = self.services.import_files(paths)
         except Exception as error:  # noqa: BLE001 - the finding: an import must report, not raise
             self.check_unchanged(before, files)
+            in_index = any(frame.name == "sync_index" for frame in traceback.extract_tb(error.__traceback__))
             signature = f"{type(error).__name__} at {where_raised(error)}"
-            if signature in self.isolated:  # e.g. an index that every import now fails to write
-                self.problems.add("Services.import_files", f"raised {type(error).__name__} (as before)",
+            if in_index and signature in self.isolated:
+                # An index that every import now fails to write: narrowing it down again would
+                # cost a full rebuild per file, and tell nothing new.
+                self.problems.add("Services.import_files", f"raised {type(error).__name__}",
                                   error_detail(error), reproduction(files))
             else:
                 self.isolated.add(signature)
