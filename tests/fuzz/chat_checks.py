@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+from chat_inputs import HttpRequest
+from fuzz_problems import Problems, TracebackCatcher
 
 from chatbot.conversations.ids import is_conversation_id
 from chatbot.conversations.store import ConversationStore
-from chat_inputs import HttpRequest
-from fuzz_problems import Problems, TracebackCatcher
 
 # Conversations the fuzzer may continue by id (REAL): enough to spread turns, few to keep it quick.
 MAX_POOL = 64

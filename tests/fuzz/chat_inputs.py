@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -25,8 +25,8 @@ REAL = "<a real conversation>"  # replaced by the id of a stored conversation wh
 ENDPOINTS = ("/api/ask", "/v1/chat/completions", "/v1/chat/completions stream")
 
 QUESTIONS = ["How long does shipping take?", "Can I pay with PayPal?", "Where is my order?", "hi", "thanks!",
-             "What's the capital of Peru?", "How do I send something back?", "my email is ann@example.com, "
-             "call me on +1 415 555 0132", "card 4111 1111 1111 1111", "我的手机号是13812345678，谢谢"]
+             "What's the capital of Peru?", "How do I send something back?",
+             ("my email is ann@example.com, call me on +1 415 555 0132"), "card 4111 1111 1111 1111", "我的手机号是13812345678，谢谢"]
 SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "\ud83d", "\ude00", "\ud83d\ude00", "\ude00\ud83d"]
 CONTROL = ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\x9f", "\r", "\n", "\t",
            "\r\n", "\x00" * 3]

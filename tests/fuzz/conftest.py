@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from faq_services import services_with_faq
+from fuzz_services import BASE_FAQ, FuzzTarget
 from live_server import module_home
 from pg_server import create_database, drop_database
-
-from fuzz_services import BASE_FAQ, FuzzTarget
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -15,9 +15,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatbot.services import Services
 from fuzz_problems import Problems, TracebackCatcher
 from kb_files import KbFile
+
+from chatbot.services import Services
 from knowledge_base.importers.importing import FileReport
 
 Snapshot = dict[str, tuple[dict, int]]  # id -> (fields, version)

@@ -17,9 +17,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chat_inputs import (
+    ANY_CHARACTER,
+    CONTROL,
+    INJECTION,
+    INVISIBLE,
+    MARKUP,
+    SCRIPTS,
+    SQL,
+    SURROGATES,
+    weighted,
+)
 from hypothesis import strategies as st
-
-from chat_inputs import ANY_CHARACTER, CONTROL, INJECTION, INVISIBLE, MARKUP, SCRIPTS, SQL, SURROGATES, weighted
 
 MISSING: Any = object()  # a field left out
 STORED = "<an id already stored>"  # replaced by the id of an entry an earlier file created

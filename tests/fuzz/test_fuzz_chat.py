@@ -24,15 +24,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from budget import CHAT_INPUTS_PER_DATABASE, TIME_LIMIT_S, fuzz_settings, scaled
+from chat_checks import ChatRun
+from chat_inputs import ENDPOINTS, chat_cases, render
+from fuzz_problems import Problems, catch_tracebacks, check_output_has_no_traceback
+from fuzz_services import FuzzTarget
 from hypothesis import given
 from hypothesis import strategies as st
 from live_server import running_server
 
-from budget import CHAT_INPUTS_PER_DATABASE, TIME_LIMIT_S, fuzz_settings, scaled
-from chat_checks import ChatRun
-from chat_inputs import ENDPOINTS, chat_cases, render
-from fuzz_services import FuzzTarget
-from fuzz_problems import Problems, catch_tracebacks, check_output_has_no_traceback
 from chatbot.conversations.database import create_db_engine
 from chatbot.conversations.store import ConversationStore
 from ui.server import create_app

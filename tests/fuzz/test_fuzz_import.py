@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from budget import FILES_PER_DATABASE, TIME_LIMIT_S, fuzz_settings, scaled
 from fuzz_problems import Problems, catch_tracebacks, check_output_has_no_traceback
 from fuzz_services import FuzzTarget
+from hypothesis import given
+from hypothesis import strategies as st
 from import_checks import ImportRun, reproduction, snapshot, where_raised, write_files
 from kb_files import KbFile, file_specs, render
 
@@ -57,7 +56,7 @@ def chatbot(target: FuzzTarget, *args: str) -> subprocess.CompletedProcess:
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     if target.database == "postgres":
         env["CHATBOT_DATABASE_URL"] = target.url
-    return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ui.cli", *args], check=False, capture_output=True, text=True,
                           errors="backslashreplace", env=env, cwd=REPO_ROOT, timeout=300)
 
 
