@@ -110,7 +110,7 @@ class ImportRun:
                 self.isolate(files, paths)
             return
         self.check_reports(files, paths, reports)
-        self.check_unchanged(before, files)
+        self.check_unchanged(before, files, reports)
 
     def isolate(self, files: list[KbFile], paths: list[Path]) -> None:
         """After a batch raised: import each file alone to name the one(s) that raise."""
@@ -124,9 +124,10 @@ class ImportRun:
                 culprits += 1
                 self.problems.add("Services.import_files", f"raised {type(error).__name__}",
                                   error_detail(error), reproduction([file]))
+                reports = None
             else:
                 self.check_reports([file], [path], reports)
-            self.check_unchanged(before, [file])
+            self.check_unchanged(before, [file], reports)
         if not culprits:
             self.problems.add("Services.import_files", "raised on a batch, on none of its files alone", "",
                               reproduction(files))
@@ -153,11 +154,15 @@ class ImportRun:
                                   f"{report.imported} imported + {len(report.errors)} rejected for "
                                   f"{file.rows} rows ({file.repeats} repeated ids)", reproduction([file]))
 
-    def check_unchanged(self, before: Snapshot, files: list[KbFile]) -> None:
-        """Entries stored before may change only if a file of the import names them or wrote them."""
+    def check_unchanged(self, before: Snapshot, files: list[KbFile],
+                        reports: list[FileReport] | None = None) -> None:
+        """Entries stored before may change only if a file of the import names them or wrote
+        them; a file refused whole (per `reports`) changes nothing."""
         after = snapshot(self.services)
-        names = {file.name for file in files}
-        named = set().union(*(file.named_ids for file in files))
+        refused = [f for f, r in zip(files, reports or []) if r.refused]
+        accepted = [file for file in files if file not in refused]
+        names = {file.name for file in accepted}
+        named = set().union(*(file.named_ids for file in accepted))
         for entry_id, (fields, version) in before.items():
             if entry_id not in after:
                 self.problems.add("knowledge base", "an entry disappeared in an import", "", reproduction(files))
@@ -168,6 +173,11 @@ class ImportRun:
                                   "import names it or has its file's name", "",
                                   f"entry {entry_id!r}, written earlier by {wrote}; now by:\n"
                                   + reproduction(files))
+        for file in refused:
+            left = sorted(i for i in file.named_ids - named if before.get(i) != after.get(i))
+            if left:
+                self.problems.add("knowledge base", "a file refused whole still changed entries",
+                                  f"{len(left)} entries", reproduction([file]))
         for entry_id, value in after.items():
             if before.get(entry_id) != value:
-                self.stems.setdefault(entry_id, set()).update(names)
+                self.stems.setdefault(entry_id, set()).update(file.name for file in files)

@@ -29,9 +29,10 @@ from chat_checks import ChatRun
 from chat_inputs import ENDPOINTS, chat_cases, render
 from fuzz_problems import Problems, catch_tracebacks, check_output_has_no_traceback
 from fuzz_services import FuzzTarget
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from live_server import running_server
+from pinned_cases import PINNED_CHAT_CASES
 
 from chatbot.conversations.database import create_db_engine
 from chatbot.conversations.store import ConversationStore
@@ -72,6 +73,8 @@ def test_fuzzed_chat_inputs_never_break_the_server(fuzz_target: FuzzTarget, serv
                 run.send(render(case, endpoint, run.real_ids, pick))
             run.check_conversations()
 
+        for case in PINNED_CHAT_CASES:
+            fuzz = example(case=case, pick=0)(fuzz)
         fuzz()
         run.check_conversations(everything=True)
         turns_after = store.count_turns()

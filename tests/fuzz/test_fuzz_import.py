@@ -26,10 +26,11 @@ import pytest
 from budget import FILES_PER_DATABASE, TIME_LIMIT_S, fuzz_settings, scaled
 from fuzz_problems import Problems, catch_tracebacks, check_output_has_no_traceback
 from fuzz_services import FuzzTarget
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from import_checks import ImportRun, reproduction, snapshot, where_raised, write_files
 from kb_files import KbFile, file_specs, render
+from pinned_cases import PINNED_FILE_BATCHES
 
 from knowledge_base.embedding.embedder import ENGLISH_EMBEDDER
 
@@ -123,6 +124,8 @@ def test_fuzzed_kb_files_import_cleanly(fuzz_target: FuzzTarget, tmp_path: Path,
             run.import_batch(files)
             recent[:] = (recent + files)[-CLI_FILES:]
 
+        for batch in PINNED_FILE_BATCHES:
+            fuzz = example(specs=batch, pick=0)(fuzz)
         fuzz()
         catcher.current = "index rebuild and a question after the imports"
         try:
