@@ -97,7 +97,9 @@ def read_jsonl(path: Path) -> ImportResult:
     text = read_text(path)
     items: list[tuple[int, Any]] = []
     result = ImportResult()
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: JSON strings may hold U+2028, U+2029 or U+0085 raw, which
+    # str.splitlines() would also split at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -222,3 +222,14 @@ def test_a_file_name_that_is_not_utf8_imports(kb: KnowledgeBaseRepository, tmp_p
     assert (report.created, report.refused) == (1, "")
     [entry] = [e for e in kb.list_entries() if e.id != "kept"]
     assert entry.id.startswith("bad-name-") and entry.category == "bad\ufffdname"
+
+
+def test_a_jsonl_line_holding_unicode_line_separators_stays_one_line(kb: KnowledgeBaseRepository,
+                                                                     tmp_path: Path) -> None:
+    rows = [{"id": "sep", "question": "Line\u2028separator?", "answer": "Para\u2029graph\x85end."},
+            {"id": "plain", "question": "Plain question?", "answer": "Plain answer."}]
+    path = write(tmp_path / "separators.jsonl",
+                 "\r\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\r\n")
+    report = import_one(kb, path)
+    assert (report.created, report.errors, report.refused) == (2, [], "")
+    assert kb.get("sep").answer == "Para\u2029graph\x85end."
