@@ -47,7 +47,8 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # pg_server: the throwaway PostgreSQL of the tests
+# The repository first: tests/chatbot (a folder of tests) would otherwise shadow the package.
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]  # pg_server: the tests' throwaway PostgreSQL
 
 REFERENCE = re.compile(r"\(ref c(\d+)t(\d+)\)")
 QUESTIONS = [json.loads(line)["query"] for line in
