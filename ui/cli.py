@@ -45,15 +45,11 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _services(channel: str = "cli", **overrides: object):
-    from chatbot.errors import DatabaseUnavailable
     from chatbot.services import build_services
 
     settings = _settings(**overrides)
-    try:
+    with _database_failures():
         return build_services(settings, channel=channel)
-    except DatabaseUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(3) from None
 
 
 @contextmanager
@@ -395,15 +391,11 @@ def model_rollback() -> None:
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database schema (SQLite file or PostgreSQL) to REVISION."""
     from chatbot.conversations.database import describe_url, upgrade_database
-    from chatbot.errors import DatabaseUnavailable
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    try:
+    with _database_failures():
         upgrade_database(settings.database_url, revision)
-    except DatabaseUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(3) from None
     typer.echo(f"database at {revision}: {describe_url(settings.database_url)}")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faq_services import services_with_faq
+from faq_services import SHOP_FAQ, services_with_faq
 from live_server import module_home, running_server
 
 from chatbot.conversations.database import create_db_engine
@@ -24,13 +24,7 @@ from ui.server import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
 
-FAQ_CSV = """\
-id,question,alternates,answer,url
-shipping-time,How long does shipping take?,When will my order arrive?|How many days does delivery take?,Orders arrive in 3-5 business days within the continental US.,https://help.example.com/shipping
-returns,How do I return an item?,Can I send something back?|What is your return policy?,You can return any item within 30 days for a full refund.,
-payment,Which payment methods do you accept?,Can I pay with PayPal?|Do you take credit cards?,"We accept Visa, Mastercard, American Express and PayPal.",
-store-hours,When is your customer service open?,What are your opening hours?,Our support team answers Monday to Friday from 9am to 6pm.,
-"""
+FAQ_CSV = SHOP_FAQ
 
 
 @pytest.fixture(scope="module")
