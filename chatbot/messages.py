@@ -57,6 +57,20 @@ class Citation:
     url: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One choice of a clarification ("Did you mean …?"): an entry, its question in the customer's
+    language."""
+
+    entry_id: str
+    question: str
+
+
+# What the bot did with a turn (DESIGN.md "Contracts"): answered it; asked which of `options` the
+# customer meant; abstained and offered a human; handed the conversation to a human; small talk.
+ACTIONS = ("answer", "clarify", "abstain", "handoff", "smalltalk")
+
+
 @dataclass(slots=True)
 class Reply:
     """The engine's answer to one customer turn, with its provenance."""
@@ -78,6 +92,14 @@ class Reply:
     # The generated answer that failed the check and was replaced by the extractive one; the
     # customer never saw it.
     replaced_answer: str = ""
+    # One of ACTIONS; "" means the plain answer/abstain decision (`abstained` says which).
+    action: str = ""
+    options: list[Option] = field(default_factory=list)  # the choices of a `clarify`
+
+    @property
+    def kind(self) -> str:
+        """The action of DESIGN.md's contract: `action`, else "abstain" or "answer"."""
+        return self.action or ("abstain" if self.abstained else "answer")
 
     @property
     def latency_ms(self) -> float:
@@ -93,4 +115,6 @@ def reply_to_json(reply: Reply) -> dict:
         "sources": [{"id": c.entry_id, "question": c.question, "score": c.score} for c in reply.citations],
         "conversation_id": reply.conversation_id,
         "latency_ms": reply.latency_ms,
+        "action": reply.kind,
+        "options": [{"id": o.entry_id, "question": o.question} for o in reply.options],
     }

@@ -79,7 +79,8 @@ def test_ask_answers_in_scope_question_citing_the_entry(http: httpx.Client, serv
     response = ask(http, "How many days until my parcel arrives?")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "abstained", "language", "sources", "conversation_id", "latency_ms"}
+    assert set(body) == {"answer", "abstained", "language", "sources", "conversation_id", "latency_ms", "action", "options"}
+    assert body["action"] == "answer"
     assert body["abstained"] is False and body["language"] == "en"
     assert "3-5 business days" in body["answer"]
     assert body["sources"][0]["id"] == "shipping-time"

@@ -53,6 +53,11 @@ class Source(BaseModel):
     score: float
 
 
+class Option(BaseModel):
+    id: str
+    question: str
+
+
 class AskResponse(BaseModel):
     """The same object as `chatbot ask --json` (DESIGN.md "Contracts")."""
 
@@ -62,6 +67,8 @@ class AskResponse(BaseModel):
     sources: list[Source]
     conversation_id: str
     latency_ms: float
+    action: str = Field(description="answer | clarify | abstain | handoff | smalltalk")
+    options: list[Option] = Field(description="The choices of a clarify: up to 3 entries.")
 
 
 class HealthResponse(BaseModel):
