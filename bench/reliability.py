@@ -8,18 +8,19 @@ client got a 200; a turn that failed (connection refused or reset while the serv
 503 while the database restarts, a timeout) is retried, the same text with the same conversation
 id, until it is answered or `--give-up-s` has passed.
 
+Every attempt of one turn carries the same `Idempotency-Key` (a fresh uuid4 per turn), as a
+client should: the server answers a retry of a turn it already logged from the log instead of
+logging it again, the first turn of a conversation included (the retry gets the conversation id
+that the lost answer carried). `--no-keys` sends none, to see what the keys prevent.
+
 How a retried turn is counted: every attempt is *sent*; the turn is *answered* once, when one of
 its attempts got a 200. Each turn's text carries a unique reference (`ref c07t13`), so the
 database can be read back afterwards: *stored* counts the turns whose reference is in the
 database, *lost* those answered but not stored, *duplicated* those stored more than once (a
 turn the server stored but whose answer never reached the client, which then retried it: the
-server cannot tell a retry from a new turn, so it stores it again) and *stored, unanswered*
-those stored although the client never saw an answer. A first turn retried after its answer was
-lost starts a second conversation (its id never reached the client): its reference is then
-stored in two conversations, and counts as duplicated too. (Measured: a few duplicates per
-kill -9, the turns in flight that were committed before the process died. What would remove
-them: an idempotency key per turn, sent by the client with every attempt and stored with a
-unique constraint per conversation, so that a retry gets the stored reply instead of a new turn.)
+turns in flight that were committed just before a kill -9; without keys the server cannot tell
+such a retry from a new turn; a first turn's retry would also start a second conversation), and
+*stored, unanswered* those stored although the client never saw an answer.
 
     .venv/bin/python bench/reliability.py [--database sqlite|postgres|both] [--customers 50] [--turns 20]
 
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,18 +142,22 @@ def outcome_of(error: Exception) -> str:
     return type(error).__name__
 
 
-def customer(number: int, turns: int, url: str, tally: Tally, give_up_s: float, progress: Counter) -> None:
-    """One customer: `turns` questions in one conversation, each retried until answered."""
+def customer(number: int, turns: int, url: str, tally: Tally, give_up_s: float, progress: Counter,
+             keys: bool = True) -> None:
+    """One customer: `turns` questions in one conversation, each retried until answered, every
+    attempt of a turn with the turn's `Idempotency-Key` (unless not `keys`)."""
     conversation: str | None = None
     with httpx.Client(base_url=url, timeout=30) as http:
         for turn in range(turns):
             reference = f"c{number:02d}t{turn:02d}"
             text = f"{QUESTIONS[(number * 7 + turn) % len(QUESTIONS)]} (ref {reference})"
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if keys else {}
             deadline = time.monotonic() + give_up_s
             pause = 0.2
             while True:
                 try:
-                    response = http.post("/api/ask", json={"message": text, "conversation_id": conversation})
+                    response = http.post("/api/ask", json={"message": text, "conversation_id": conversation},
+                                         headers=headers)
                     if response.status_code == 200:
                         conversation = response.json()["conversation_id"]
                         tally.attempt(None, reference)
@@ -190,7 +196,7 @@ def stored_references(database_url: str) -> Counter:
     return found
 
 
-def run_database(kind: str, customers: int, turns: int, give_up_s: float) -> dict:
+def run_database(kind: str, customers: int, turns: int, give_up_s: float, keys: bool = True) -> dict:
     """One run on `kind` ("sqlite" | "postgres"): load, failures, then the database read back."""
     folder = Path(tempfile.mkdtemp(prefix=f"reliability-{kind}-"))
     home = folder / "home"
@@ -213,7 +219,7 @@ def run_database(kind: str, customers: int, turns: int, give_up_s: float) -> dic
     tally, progress = Tally(), Counter()
     try:
         events.append(f"server up in {server.start():.1f} s")
-        threads = [threading.Thread(target=customer, args=(n, turns, server.url, tally, give_up_s, progress))
+        threads = [threading.Thread(target=customer, args=(n, turns, server.url, tally, give_up_s, progress, keys))
                    for n in range(customers)]
         started = time.monotonic()
         for thread in threads:
@@ -252,7 +258,7 @@ def run_database(kind: str, customers: int, turns: int, give_up_s: float) -> dic
         "duplicated": sum(1 for count in stored.values() if count > 1),
         "stored, unanswered": len(set(stored) - tally.answered),
         "tracebacks in the server log": log.count("Traceback (most recent call last)"),
-        "seconds": round(elapsed, 1), "events": events, "folder": str(folder),
+        "seconds": round(elapsed, 1), "events": events, "folder": str(folder), "keys": keys,
     }
 
 
@@ -267,7 +273,7 @@ def print_table(result: dict) -> None:
             ("tracebacks in the server log", result["tracebacks in the server log"]),
             ("wall time of the load (s)", result["seconds"])]
     width = max(len(name) for name, _ in rows)
-    print(f"\n{result['database']}")
+    print(f"\n{result['database']}, {'an Idempotency-Key per turn' if result['keys'] else 'no Idempotency-Key'}")
     print("-" * (width + 30))
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -282,10 +288,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--give-up-s", type=float, default=120, help="Stop retrying a turn after this long.")
+    parser.add_argument("--no-keys", action="store_true", help="Send no Idempotency-Key (the old clients).")
     parser.add_argument("--json", action="store_true", help="Also print each result as one JSON line.")
     args = parser.parse_args()
     for kind in (["sqlite", "postgres"] if args.database == "both" else [args.database]):
-        result = run_database(kind, args.customers, args.turns, args.give_up_s)
+        result = run_database(kind, args.customers, args.turns, args.give_up_s, not args.no_keys)
         print_table(result)
         if args.json:
             print(json.dumps(result))

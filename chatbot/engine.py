@@ -21,24 +21,28 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from chatbot.conversations.ids import new_conversation_id
+from chatbot.conversations.ids import check_turn_key, new_conversation_id
+from chatbot.conversations.store import TurnAlreadyLogged
+from chatbot.errors import InvalidInput
 from chatbot.stages.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.stages.grounding import GroundingChecker, citation_numbers
 from chatbot.stages.guard import GuardResult, check_message
 from chatbot.stages.language import detect_language
-from chatbot.messages import ChatMessage, Citation, GenerationRequest, GroundingResult, Reply
+from chatbot.messages import ACTIONS, ChatMessage, Citation, GenerationRequest, GroundingResult, Reply
 from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
+from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit, Retriever
 from knowledge_base.storable import storable
 
 if TYPE_CHECKING:
-    from chatbot.conversations.store import ConversationStore
+    from chatbot.conversations.store import ConversationStore, KeyedTurn
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,21 @@ def cited_hits(answer: str, hits: list[Hit]) -> list[Citation]:
     chosen = numbers or [1]
     return [Citation(n, hits[n - 1].entry.id, hits[n - 1].entry.question,
                      round(hits[n - 1].score, 4), hits[n - 1].entry.url) for n in chosen]
+
+
+def logged_reply(turn: "KeyedTurn", entries: Mapping[str, Entry]) -> Reply:
+    """A logged turn as the `Reply` it was: its answer, decision, sources (their questions as
+    the knowledge base has them now) and timings. What a retried turn is answered with."""
+    trace = turn.trace
+    citations = [Citation(n, entry_id, entries[entry_id].question if entry_id in entries else "",
+                          round(float(score), 4), entries[entry_id].url if entry_id in entries else "")
+                 for n, (entry_id, score) in enumerate(zip(trace.entry_ids, trace.scores), start=1)]
+    action = trace.decision if trace.decision in ACTIONS else ""
+    abstained = trace.decision in ("abstain", "rejected", "handoff")
+    return Reply(turn.conversation_id, turn.answer, abstained, trace.language, citations,
+                 citations[0].score if citations else 0.0, trace.generator, trace.kb_version,
+                 dict(trace.timings), rejected="logged" if trace.decision == "rejected" else "",
+                 query=trace.query, action=action)
 
 
 def grounding_checker(settings: Settings) -> GroundingChecker:
@@ -154,17 +173,18 @@ class ChatEngine:
         return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
     def respond(self, conversation_id: str | None, text: str,
-                history: list[ChatMessage] | None = None) -> Reply:
-        """Answer one turn; returns the logged `Reply`. `history`: as in `stream`."""
+                history: list[ChatMessage] | None = None, turn_key: str | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`, `turn_key`: as in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text, history):
+        for event in self.stream(conversation_id, text, history, turn_key=turn_key):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
         return reply
 
     def stream(self, conversation_id: str | None, text: str,
-               history: list[ChatMessage] | None = None, new_id: str | None = None) -> Iterator[str | Reply]:
+               history: list[ChatMessage] | None = None, new_id: str | None = None,
+               turn_key: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) once it has passed the grounding check (or the extractive
         answer that replaced it), then the finished, logged `Reply`.
 
@@ -175,12 +195,22 @@ class ChatEngine:
         caller issued one already (`chatbot.conversations.ids.new_conversation_id`, e.g. to
         name it before the answer is ready), else under an id issued here.
         Any text is answered: a lone surrogate or NUL is logged as U+FFFD (the store's
-        boundary) and never reaches the answer. Raises `InvalidConversation` and the database
-        errors of `chatbot.errors` at the first `next()`, before anything is yielded.
+        boundary) and never reaches the answer. `turn_key`: the client's idempotency key of this
+        turn (`check_turn_key`); a turn already logged under it is answered from the log, not
+        logged again (a retry whose first answer was lost, the first turn of a conversation
+        included). Raises `InvalidConversation`, `InvalidInput` (a malformed key, or one used for
+        another message or conversation) and the database errors of `chatbot.errors` at the
+        first `next()`, before anything is yielded.
         """
         settings = self.settings
         clock = _Clock()
         fresh = conversation_id is None
+        if turn_key is not None:
+            logged = self.logged_turn(turn_key, conversation_id, text)
+            if logged is not None:
+                yield logged.answer
+                yield logged
+                return
         if fresh:
             # Checked before any work: a turn that could not be logged is not answered.
             self.store.check_reachable()
@@ -204,8 +234,7 @@ class ChatEngine:
             reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
                           "guard" if checked.problem else "abstain", kb_version, clock.timings,
                           rejected=checked.problem, query=decision.query or checked.text, hits=hits)
-            self._log(conversation_id, text, reply, fresh)
-            yield reply
+            yield self._log(conversation_id, text, reply, fresh, turn_key)
             return
         confidence = decision.confidence
 
@@ -227,8 +256,7 @@ class ChatEngine:
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
                       name, kb_version, clock.timings, query=decision.query, hits=hits,
                       grounding=grounding, replaced_answer=replaced)
-        self._log(conversation_id, text, reply, fresh)
-        yield reply
+        yield self._log(conversation_id, text, reply, fresh, turn_key)
 
     def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
         """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
@@ -254,8 +282,33 @@ class ChatEngine:
                 kept.append(ChatMessage(message.role, checked.text))
         return kept[-2 * self.settings.history_turns:] if self.settings.history_turns else []
 
-    def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool) -> None:
-        # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
+    def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool,
+             turn_key: str | None) -> Reply:
+        """Log the turn; the reply to give, which is the logged one when another attempt of the
+        same turn (same key) was logged first."""
         # A fresh conversation's row is written with its first turn, on this engine's channel.
-        self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply,
-                            channel=self.channel if fresh else "unknown")
+        try:
+            self.store.log_turn(conversation_id, self._capped(user_text), reply,
+                                channel=self.channel if fresh else "unknown", turn_key=turn_key)
+        except TurnAlreadyLogged:
+            logged = self.logged_turn(turn_key, None if fresh else conversation_id, user_text)
+            assert logged is not None  # the store found it before raising
+            return logged
+        return reply
+
+    def _capped(self, user_text: str) -> str:
+        # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
+        return user_text[: self.settings.max_message_chars]
+
+    def logged_turn(self, turn_key: str, conversation_id: str | None, text: str) -> Reply | None:
+        """The reply logged under `turn_key` for `text`, rebuilt, or None. `InvalidInput` when
+        the key is malformed (`check_turn_key`) or was used for another message, or in another
+        conversation than `conversation_id` (None: a first turn, whose conversation the client
+        could not know yet)."""
+        found = self.store.find_turn(check_turn_key(turn_key), self._capped(text))
+        if found is None:
+            return None
+        if conversation_id is not None and found.conversation_id != conversation_id:
+            raise InvalidInput(f"The turn key {turn_key!r} was already used in another conversation: "
+                               "send a new key with each new message.")
+        return logged_reply(found, self.retriever.snapshot().entries)

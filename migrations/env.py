@@ -50,9 +50,28 @@ def run_migrations_offline() -> None:
 
 def _run_on(connection: Connection) -> None:
     # SQLite cannot ALTER most things in place: batch mode copies the table instead.
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    _configure(connection=connection, render_as_batch=sqlite)
+    if not sqlite:
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # Copying a table drops the old one, and with foreign keys on (the product's connections turn
+    # them on) that drop deletes every row that references it ON DELETE CASCADE: recreating
+    # turn_traces would take all staff labels with it. So foreign keys are off while migrating
+    # (SQLite ignores the pragma inside a transaction: it is set before the migration's begins),
+    # checked afterwards, and on again.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows whose references are missing: {broken[:5]}")
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 def run_migrations_online() -> None:

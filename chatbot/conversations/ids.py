@@ -18,9 +18,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from chatbot.errors import InvalidConversation
+from chatbot.errors import InvalidConversation, InvalidInput
 
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A turn key is chosen by the client, so it must be long enough not to be guessed: whoever sends
+# a stored key gets that turn's answer (and, for a first turn, its conversation id).
+_TURN_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 START_A_NEW_ONE = ("Start a new conversation by leaving the conversation id out; "
                    "the answer carries the id to send with the next message.")
 
@@ -44,6 +47,17 @@ def malformed_message(value: object) -> str:
 def unknown_message(conversation_id: str) -> str:
     """What to say about a well-formed id that names no stored conversation."""
     return f"No conversation has the id {conversation_id!r}. {START_A_NEW_ONE}"
+
+
+def check_turn_key(value: object) -> str:
+    """`value` if it is a well-formed turn key (16-64 of A-Z a-z 0-9 _ -, e.g. a uuid4's hex);
+    else `InvalidInput` saying so. The client sends the same key with every attempt of one turn
+    (the `Idempotency-Key` header) and a new one for each new turn."""
+    if not isinstance(value, str) or _TURN_KEY.fullmatch(value) is None:
+        shown = value[:80] if isinstance(value, str) else value
+        raise InvalidInput(f"{shown!r} is not a turn key: send 16-64 of A-Z a-z 0-9 _ - "
+                           "(e.g. a random uuid4 in hex), the same for every retry of one message.")
+    return value
 
 
 def check_conversation_id(value: object) -> str:

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
@@ -74,6 +75,21 @@ class TurnTrace:
     grounded: bool | None = None  # None: nothing generated; False: `replaced_answer` was replaced
     grounding_reasons: list[str] = field(default_factory=list)
     replaced_answer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedTurn:
+    """A logged turn found by its turn key: what a retry of it is answered with."""
+
+    conversation_id: str
+    question: str  # as logged (PII redacted)
+    answer: str
+    trace: TurnTrace
+
+
+class TurnAlreadyLogged(Exception):
+    """`log_turn` found its turn key taken: another attempt of the same turn was logged first
+    (two attempts in flight at once). Not an error for the customer: answer from `find_turn`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +142,11 @@ def _turn_counts() -> Subquery:
         .group_by(TurnTraceRow.conversation_id)
         .subquery()
     )
+
+
+def _logged_question(user_text: str) -> str:
+    """A customer's message as the log keeps it: PII redacted, then storable."""
+    return storable(redact_pii(user_text))
 
 
 def _fitted(field: str, text: str, limit: int) -> str:
@@ -203,15 +224,27 @@ class ConversationStore:
         check_writable(self._engine)
 
     @retry_when_busy
-    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown") -> int:
+    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown",
+                 turn_key: str | None = None) -> int:
         """Store the user message (PII redacted), the reply and its trace in one transaction.
 
         The conversation is created with the turn (on `channel`) if it is not stored yet, so that
         a conversation never exists without a turn and a turn is never lost. Every text is made
         storable (lone surrogates and NUL become U+FFFD) after redaction. Returns the trace id.
-        `InvalidInput` only for a value over its column's size.
+        `InvalidInput` only for a value over its column's size. `turn_key`: the client's
+        idempotency key (checked by `check_turn_key`), unique over the log; `TurnAlreadyLogged`
+        when another attempt of the turn took it first (nothing of this one is written).
         """
         channel = _fitted("channel", channel, CHANNEL_CHARS)
+        try:
+            return self._write_turn(conversation_id, user_text, reply, channel, turn_key)
+        except IntegrityError as error:
+            if turn_key is not None and self.find_turn(turn_key, user_text) is not None:
+                raise TurnAlreadyLogged(turn_key) from error
+            raise
+
+    def _write_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str,
+                    turn_key: str | None) -> int:
         with self._session() as session, session.begin():
             now = utcnow()
             conversation = session.get(ConversationRow, conversation_id)
@@ -221,16 +254,39 @@ class ConversationStore:
             conversation.updated_at = now
             conversation.language = _fitted("language", reply.language, LANGUAGE_CHARS) or conversation.language
             user = MessageRow(conversation_id=conversation_id, role="user",
-                              content=storable(redact_pii(user_text)), created_at=now)
+                              content=_logged_question(user_text), created_at=now)
             # The answer is stored as given: it quotes the knowledge base (support phone numbers).
             assistant = MessageRow(conversation_id=conversation_id, role="assistant",
                                    content=storable(reply.answer), created_at=now)
             session.add_all([user, assistant])
             session.flush()
             trace = _trace_row(conversation_id, user, assistant, reply, now)
+            trace.turn_key = turn_key
             session.add(trace)
             session.flush()
             return trace.id
+
+    @retry_when_busy
+    def find_turn(self, turn_key: str, user_text: str) -> KeyedTurn | None:
+        """The turn logged under `turn_key`, or None. `InvalidInput` when it was logged for
+        another message than `user_text` (a key reused for a new message is the client's bug;
+        answering it with another question's answer would be wrong)."""
+        user, assistant = aliased(MessageRow), aliased(MessageRow)
+        query = (
+            select(TurnTraceRow, user.content, assistant.content)
+            .join(user, TurnTraceRow.user_message_id == user.id)
+            .join(assistant, TurnTraceRow.assistant_message_id == assistant.id)
+            .where(TurnTraceRow.turn_key == turn_key)
+        )
+        with self._session() as session:
+            found = session.execute(query).first()
+        if found is None:
+            return None
+        trace, question, answer = found
+        if question != _logged_question(user_text):
+            raise InvalidInput(f"The turn key {turn_key!r} was already used for another message: "
+                               "send a new key with each new message, and the same key only to retry one.")
+        return KeyedTurn(trace.conversation_id, question, answer, _trace(trace))
 
     @retry_when_busy
     def history(self, conversation_id: str, limit_turns: int) -> list[ChatMessage]:

@@ -14,7 +14,8 @@ response header and the `conversation_id` field. Conversation ids are issued by 
 of another form is a 400 (`invalid_conversation_id`), one it never issued a 404. Errors come in
 OpenAI's error shape (set in `ui.api.errors`): 400 for a request that makes no turn, 413 for a
 message over `CHATBOT_MAX_MESSAGE_CHARS` (the guard's own check) or a body over the size limit,
-503 when the database is down or busy. Any text is answered: a lone surrogate or a NUL is logged
+503 when the database is down or busy. An `Idempotency-Key` header makes a retry safe, as on
+`/api/ask` (`ui.api.routes`). Any text is answered: a lone surrogate or a NUL is logged
 as U+FFFD (the conversation store's boundary).
 
 A separate FastAPI app, mounted at /v1, so that its errors keep OpenAI's shape while /api keeps
@@ -71,8 +72,8 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         return _model(created)
 
     @app.post("/chat/completions", response_model=None)
-    def chat_completions(body: ChatCompletionRequest,
-                         x_conversation_id: str | None = Header(default=None)) -> JSONResponse | StreamingResponse:
+    def chat_completions(body: ChatCompletionRequest, x_conversation_id: str | None = Header(default=None),
+                         idempotency_key: str | None = Header(default=None)) -> JSONResponse | StreamingResponse:
         """Answer the last message as one customer turn (see the module's docstring)."""
         try:
             text, history = split_turn(body.messages)
@@ -88,8 +89,13 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         # A conversation of the caller's continues with its stored history; else the request's,
         # in a new conversation whose id is issued here so that it can head the (streamed)
         # answer. Its row is written with the turn's log: a turn that fails leaves none behind.
-        conversation_id = given or new_conversation_id()
-        events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id)
+        logged = idempotency_key and services.engine.logged_turn(idempotency_key, given or None, text)
+        if logged:  # a retry of a turn whose answer was lost: its conversation may be a new one
+            conversation_id, events = logged.conversation_id, iter([logged.answer, logged])
+        else:
+            conversation_id = given or new_conversation_id()
+            events = services.engine.stream(given or None, text, None if given else history,
+                                            new_id=conversation_id, turn_key=idempotency_key)
         first = next(events)  # an unknown id or a database down is raised here
         headers = {"X-Conversation-Id": conversation_id}
         prompt_tokens = sum(estimate_tokens(m.text) for m in body.messages)

@@ -4,6 +4,10 @@
            -d '{"message": "How long does shipping take?"}'
     {"answer": "...", "abstained": false, "language": "en", "sources": [...], "conversation_id": "3f2a…", ...}
 
+Send an `Idempotency-Key` header (16-64 of A-Z a-z 0-9 _ -, new for each message, the same for
+each retry of it) and a retry whose answer was lost (a timeout, a restart) gets the logged answer
+instead of logging the turn twice; a key reused for another message is a 422.
+
 Conversation ids are issued by the server: leave `conversation_id` out to start a conversation,
 and send the id an answer returned to continue it. A malformed id (not 1-64 of A-Z a-z 0-9 _ -)
 is a 422, a request validation error on `conversation_id`; a well-formed id the server never
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -92,8 +96,11 @@ def api_router(services: "Services") -> APIRouter:
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
     @router.post("/ask", response_model=AskResponse)
-    def ask(request: AskRequest) -> dict:
+    def ask(request: AskRequest, idempotency_key: str | None = Header(
+            default=None, description="The same 16-64 characters (A-Z a-z 0-9 _ -) with every attempt of one "
+                                      "message: a retry is answered from the log, not logged twice.")) -> dict:
         """Answer one customer turn; the turn is logged under the returned conversation id."""
-        return reply_to_json(services.engine.respond(request.conversation_id, request.message))
+        reply = services.engine.respond(request.conversation_id, request.message, turn_key=idempotency_key)
+        return reply_to_json(reply)
 
     return router

@@ -53,24 +53,45 @@ def test_upgrade_empty_database_to_head_and_back_to_base(database_url: str) -> N
     assert _tables(database_url) == TABLES
 
 
-def test_labels_migration_keeps_the_log_both_ways(database_url: str) -> None:
-    """0002 -> 0003 on a database with a logged turn: the turn can be labelled; going back to
-    0002 drops the labels and only them (0002 is the schema the turn was logged with)."""
-    upgrade_database(database_url, "0002")
+def test_later_migrations_keep_the_log_both_ways(database_url: str) -> None:
+    """head -> 0003 -> head -> 0002 -> head on a database with a logged, keyed, labelled turn: each
+    step down drops only what it added (the turn key at 0003, the labels at 0002), never the
+    turn, and no step cascades a deletion (SQLite's batch mode copies and drops tables)."""
+    upgrade_database(database_url)
     engine = create_db_engine(database_url)
     try:
         store = ConversationStore(engine)
         cid = store.start_conversation()
         turn = store.log_turn(cid, "Where is my parcel?", Reply("", "It ships in 3 days.", False, "en", [],
-                                                                  0.9, "extractive", 1))
-        upgrade_database(database_url, "0003")
+                                                                  0.9, "extractive", 1), turn_key="k" * 16)
         store.label_turn(turn, None, review="corrected", corrected_answer="We cannot track parcels.")
+        downgrade_database(database_url, "0003")
+        assert "turn_key" not in _columns(database_url, "turn_traces")
+        assert _count(engine, "turn_labels") == 1  # the ORM knows head's schema only: plain SQL here
+        upgrade_database(database_url)  # SQLite copies turn_traces: its labels must survive the copy
         assert [t.turn_id for t in store.labelled_turns()] == [turn]
         downgrade_database(database_url, "0002")
         assert "turn_labels" not in _tables(database_url)
+        assert _count(engine, "turn_traces") == 1 and _count(engine, "messages") == 2
+        upgrade_database(database_url)
         assert store.count_turns() == 1 and store.get_transcript(cid).conversation.turns == 1
+        assert store.find_turn("k" * 16, "Where is my parcel?") is None  # keys went with 0004
+        assert store.labelled_turns() == []
     finally:
         engine.dispose()
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def _count(engine, table: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
