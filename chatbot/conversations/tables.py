@@ -68,3 +68,6 @@ class TurnTraceRow(Base):
     grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     grounding_reasons: Mapped[list] = mapped_column(JSON, default=list)
     replaced_answer: Mapped[str] = mapped_column(Text, default="")
+    # The client's idempotency key (`chatbot.conversations.ids.check_turn_key`): a retry of a turn
+    # whose answer was lost is answered from this row instead of being logged again.
+    turn_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
