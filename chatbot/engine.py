@@ -154,17 +154,18 @@ class ChatEngine:
         return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
     def respond(self, conversation_id: str | None, text: str,
-                history: list[ChatMessage] | None = None) -> Reply:
-        """Answer one turn; returns the logged `Reply`. `history`: as in `stream`."""
+                history: list[ChatMessage] | None = None, visitor_hash: str | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`, `visitor_hash`: as in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text, history):
+        for event in self.stream(conversation_id, text, history, visitor_hash=visitor_hash):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
         return reply
 
     def stream(self, conversation_id: str | None, text: str,
-               history: list[ChatMessage] | None = None, new_id: str | None = None) -> Iterator[str | Reply]:
+               history: list[ChatMessage] | None = None, new_id: str | None = None,
+               visitor_hash: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) once it has passed the grounding check (or the extractive
         answer that replaced it), then the finished, logged `Reply`.
 
@@ -173,7 +174,10 @@ class ChatEngine:
         `conversation_id` None starts a conversation: its row is written with the turn's log (a
         refused or failed turn leaves no empty conversation behind), under `new_id` when the
         caller issued one already (`chatbot.conversations.ids.new_conversation_id`, e.g. to
-        name it before the answer is ready), else under an id issued here.
+        name it before the answer is ready), else under an id issued here, and bound to the
+        visitor of `visitor_hash` (`chatbot.conversations.visitors`; None: to none).
+        While a human is asked for or holds the conversation the bot stays quiet: the message is
+        logged for staff and the only event is a `Reply` with action "handoff" and no answer.
         Any text is answered: a lone surrogate or NUL is logged as U+FFFD (the store's
         boundary) and never reaches the answer. Raises `InvalidConversation` and the database
         errors of `chatbot.errors` at the first `next()`, before anything is yielded.
@@ -188,6 +192,10 @@ class ChatEngine:
         else:
             # An id the server did not issue is InvalidConversation, never adopted.
             conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
+            quiet = self._relay_to_staff(conversation_id, text, clock)
+            if quiet is not None:
+                yield quiet
+                return
         clock.lap("session")
 
         if history is None:
@@ -204,7 +212,7 @@ class ChatEngine:
             reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
                           "guard" if checked.problem else "abstain", kb_version, clock.timings,
                           rejected=checked.problem, query=decision.query or checked.text, hits=hits)
-            self._log(conversation_id, text, reply, fresh)
+            reply.turn_id = self._log(conversation_id, text, reply, fresh, visitor_hash)
             yield reply
             return
         confidence = decision.confidence
@@ -227,7 +235,7 @@ class ChatEngine:
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
                       name, kb_version, clock.timings, query=decision.query, hits=hits,
                       grounding=grounding, replaced_answer=replaced)
-        self._log(conversation_id, text, reply, fresh)
+        reply.turn_id = self._log(conversation_id, text, reply, fresh, visitor_hash)
         yield reply
 
     def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
@@ -254,8 +262,22 @@ class ChatEngine:
                 kept.append(ChatMessage(message.role, checked.text))
         return kept[-2 * self.settings.history_turns:] if self.settings.history_turns else []
 
-    def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool) -> None:
+    def _relay_to_staff(self, conversation_id: str, text: str, clock: _Clock) -> Reply | None:
+        """If a human is asked for or holds the conversation, log the customer's message for staff
+        and return the quiet "handoff" reply; None when the bot is to answer. A message the
+        guard refuses is answered by the bot as ever (staff never see it)."""
+        checked = check_message(text, self.settings.max_message_chars)
+        if not checked.ok or self.store.handoff.relay_if_held(conversation_id, text) is None:
+            return None
+        clock.lap("session")
+        language = detect_language(checked.text, self.settings.language_seed)
+        return Reply(conversation_id, "", True, language, [], 0.0, "", self.retriever.kb_version, clock.timings,
+                     query=checked.text, action="handoff")
+
+    def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool,
+             visitor_hash: str | None = None) -> int:
         # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
         # A fresh conversation's row is written with its first turn, on this engine's channel.
-        self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply,
-                            channel=self.channel if fresh else "unknown")
+        return self.store.log_turn(conversation_id, user_text[: self.settings.max_message_chars], reply,
+                                   channel=self.channel if fresh else "unknown",
+                                   visitor_hash=visitor_hash if fresh else None)

@@ -50,9 +50,26 @@ def run_migrations_offline() -> None:
 
 def _run_on(connection: Connection) -> None:
     # SQLite cannot ALTER most things in place: batch mode copies the table instead.
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    _configure(connection=connection, render_as_batch=sqlite)
+    if sqlite:
+        # Batch mode drops the old copy of a table; with foreign keys on, SQLite's DROP TABLE first
+        # deletes the rows that reference it (ON DELETE CASCADE): a downgrade that drops a column
+        # of `messages` would delete every turn trace. Foreign keys are off while migrating (the
+        # pragma is a no-op inside a transaction, hence the commits around it), on again after.
+        _foreign_keys(connection, on=False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection: Connection, on: bool) -> None:
+    connection.commit()  # end any transaction, or the pragma does nothing
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
 
 
 def run_migrations_online() -> None:

@@ -30,6 +30,10 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from chatbot.conversations.database import check_writable, database_errors, retry_when_busy
+from chatbot.conversations.feed import ConversationFeed
+from chatbot.conversations.feedback import FeedbackStore
+from chatbot.conversations.handoff import HandoffDesk, enter_waiting
+from chatbot.conversations.visitors import VisitorBindings
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
                                           MessageRow, TurnTraceRow)
@@ -85,6 +89,7 @@ class StoredMessage:
     content: str
     created_at: datetime
     trace: TurnTrace | None
+    author: str = ""  # "customer" | "bot" | "staff:<name>" (chatbot.conversations.handoff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +167,12 @@ class ConversationStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # The parts of the log that people add to (issue 12): hand-off and staff replies, the
+        # customer's feed of messages, feedback, and which visitor a conversation is bound to.
+        self.handoff = HandoffDesk(engine)
+        self.feed = ConversationFeed(engine)
+        self.feedback = FeedbackStore(engine)
+        self.visitors = VisitorBindings(engine)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -203,22 +214,28 @@ class ConversationStore:
         check_writable(self._engine)
 
     @retry_when_busy
-    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown") -> int:
+    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown",
+                 visitor_hash: str | None = None) -> int:
         """Store the user message (PII redacted), the reply and its trace in one transaction.
 
         The conversation is created with the turn (on `channel`) if it is not stored yet, so that
         a conversation never exists without a turn and a turn is never lost. Every text is made
         storable (lone surrogates and NUL become U+FFFD) after redaction. Returns the trace id.
-        `InvalidInput` only for a value over its column's size.
+        `InvalidInput` only for a value over its column's size. A new conversation is bound to
+        `visitor_hash` (`chatbot.conversations.visitors`; None: to no visitor); a hand-off reply
+        makes the conversation wait for a human (`chatbot.conversations.handoff`).
         """
         channel = _fitted("channel", channel, CHANNEL_CHARS)
         with self._session() as session, session.begin():
             now = utcnow()
             conversation = session.get(ConversationRow, conversation_id)
             if conversation is None:
-                conversation = ConversationRow(id=conversation_id, channel=channel, created_at=now)
+                conversation = ConversationRow(id=conversation_id, channel=channel, created_at=now,
+                                               visitor_hash=visitor_hash)
                 session.add(conversation)
             conversation.updated_at = now
+            if reply.action == "handoff":
+                enter_waiting(conversation, now)
             conversation.language = _fitted("language", reply.language, LANGUAGE_CHARS) or conversation.language
             user = MessageRow(conversation_id=conversation_id, role="user",
                               content=storable(redact_pii(user_text)), created_at=now)
@@ -288,7 +305,7 @@ class ConversationStore:
                 .order_by(MessageRow.id)
             ).all()
             messages = [
-                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id))
+                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id), m.author)
                 for m in rows
             ]
             return Transcript(_summary(conversation, len(traces)), messages)
