@@ -75,12 +75,12 @@ def conversations_app(services: Callable[[], "Services"],
     def failures() -> Iterator[None]:
         from chatbot.errors import InvalidConversation, InvalidInput
 
-        try:
-            with database_failures():
+        with database_failures():  # a database that is down: exit 3
+            try:
                 yield
-        except (InvalidConversation, InvalidInput) as exc:  # what the caller can change: exit 2
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            except (InvalidConversation, InvalidInput) as exc:  # what the caller can change: exit 2
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
 
     @app.command("waiting")
     def waiting(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
