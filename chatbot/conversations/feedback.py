@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatbot.conversations.database import database_errors, retry_when_busy
@@ -75,11 +76,19 @@ class FeedbackStore:
             trace = session.get(TurnTraceRow, turn_id)
             return None if trace is None else trace.conversation_id
 
-    @retry_when_busy
     def give(self, turn_id: int, rating: str, comment: str | None = None) -> Feedback:
         """Store `rating` ("up" | "down") and `comment` on the turn, replacing earlier feedback;
         `InvalidConversation` (`unknown_turn`) if no turn has the id."""
         rating, comment = check_feedback(rating, comment)
+        try:
+            return self._write(turn_id, rating, comment)
+        except IntegrityError:
+            # Two first votes at once (a double click): the other inserted the row first; this
+            # one replaces it, as a second vote does.
+            return self._write(turn_id, rating, comment)
+
+    @retry_when_busy
+    def _write(self, turn_id: int, rating: str, comment: str) -> Feedback:
         with database_errors(self._engine), Session(self._engine) as session, session.begin():
             if session.get(TurnTraceRow, turn_id) is None:
                 raise unknown_turn(turn_id)
