@@ -110,7 +110,7 @@ def logged_reply(turn: "KeyedTurn", entries: Mapping[str, Entry]) -> Reply:
     return Reply(turn.conversation_id, turn.answer, abstained, trace.language, citations,
                  citations[0].score if citations else 0.0, trace.generator, trace.kb_version,
                  dict(trace.timings), rejected="logged" if trace.decision == "rejected" else "",
-                 query=trace.query, action=action)
+                 query=trace.query, action=action, turn_id=trace.id)
 
 
 def grounding_checker(settings: Settings) -> GroundingChecker:
@@ -173,10 +173,12 @@ class ChatEngine:
         return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
     def respond(self, conversation_id: str | None, text: str,
-                history: list[ChatMessage] | None = None, turn_key: str | None = None) -> Reply:
-        """Answer one turn; returns the logged `Reply`. `history`, `turn_key`: as in `stream`."""
+                history: list[ChatMessage] | None = None, turn_key: str | None = None,
+                visitor_hash: str | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`, `turn_key`, `visitor_hash`: as
+        in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text, history, turn_key=turn_key):
+        for event in self.stream(conversation_id, text, history, turn_key=turn_key, visitor_hash=visitor_hash):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
@@ -184,7 +186,7 @@ class ChatEngine:
 
     def stream(self, conversation_id: str | None, text: str,
                history: list[ChatMessage] | None = None, new_id: str | None = None,
-               turn_key: str | None = None) -> Iterator[str | Reply]:
+               turn_key: str | None = None, visitor_hash: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) once it has passed the grounding check (or the extractive
         answer that replaced it), then the finished, logged `Reply`.
 
@@ -193,7 +195,10 @@ class ChatEngine:
         `conversation_id` None starts a conversation: its row is written with the turn's log (a
         refused or failed turn leaves no empty conversation behind), under `new_id` when the
         caller issued one already (`chatbot.conversations.ids.new_conversation_id`, e.g. to
-        name it before the answer is ready), else under an id issued here.
+        name it before the answer is ready), else under an id issued here, and bound to the
+        visitor of `visitor_hash` (`chatbot.conversations.visitors`; None: to none).
+        While a human is asked for or holds the conversation the bot stays quiet: the message is
+        logged for staff and the only event is a `Reply` with action "handoff" and no answer.
         Any text is answered: a lone surrogate or NUL is logged as U+FFFD (the store's
         boundary) and never reaches the answer. `turn_key`: the client's idempotency key of this
         turn (`check_turn_key`); a turn already logged under it is answered from the log, not
@@ -206,7 +211,7 @@ class ChatEngine:
         clock = _Clock()
         fresh = conversation_id is None
         if turn_key is not None:
-            logged = self.logged_turn(turn_key, conversation_id, text)
+            logged = self.logged_turn(turn_key, conversation_id, text, visitor_hash)
             if logged is not None:
                 yield logged.answer
                 yield logged
@@ -218,6 +223,10 @@ class ChatEngine:
         else:
             # An id the server did not issue is InvalidConversation, never adopted.
             conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
+            quiet = self._relay_to_staff(conversation_id, text, clock)
+            if quiet is not None:
+                yield quiet
+                return
         clock.lap("session")
 
         if history is None:
@@ -234,7 +243,7 @@ class ChatEngine:
             reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
                           "guard" if checked.problem else "abstain", kb_version, clock.timings,
                           rejected=checked.problem, query=decision.query or checked.text, hits=hits)
-            yield self._log(conversation_id, text, reply, fresh, turn_key)
+            yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
             return
         confidence = decision.confidence
 
@@ -256,7 +265,7 @@ class ChatEngine:
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
                       name, kb_version, clock.timings, query=decision.query, hits=hits,
                       grounding=grounding, replaced_answer=replaced)
-        yield self._log(conversation_id, text, reply, fresh, turn_key)
+        yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
 
     def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
         """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
@@ -282,16 +291,31 @@ class ChatEngine:
                 kept.append(ChatMessage(message.role, checked.text))
         return kept[-2 * self.settings.history_turns:] if self.settings.history_turns else []
 
+    def _relay_to_staff(self, conversation_id: str, text: str, clock: _Clock) -> Reply | None:
+        """If a human is asked for or holds the conversation, log the customer's message for staff
+        and return the quiet "handoff" reply; None when the bot is to answer. A message the
+        guard refuses is answered by the bot as ever (staff never see it)."""
+        checked = check_message(text, self.settings.max_message_chars)
+        if not checked.ok or self.store.handoff.relay_if_held(conversation_id, text) is None:
+            return None
+        clock.lap("session")
+        language = detect_language(checked.text, self.settings.language_seed)
+        return Reply(conversation_id, "", True, language, [], 0.0, "", self.retriever.kb_version, clock.timings,
+                     query=checked.text, action="handoff")
+
     def _log(self, conversation_id: str, user_text: str, reply: Reply, fresh: bool,
-             turn_key: str | None) -> Reply:
-        """Log the turn; the reply to give, which is the logged one when another attempt of the
-        same turn (same key) was logged first."""
-        # A fresh conversation's row is written with its first turn, on this engine's channel.
+             turn_key: str | None, visitor_hash: str | None) -> Reply:
+        """Log the turn and return the reply with its `turn_id`; the logged one instead when
+        another attempt of the same turn (same key) was logged first."""
+        # A fresh conversation's row is written with its first turn, on this engine's channel,
+        # bound to its visitor.
         try:
-            self.store.log_turn(conversation_id, self._capped(user_text), reply,
-                                channel=self.channel if fresh else "unknown", turn_key=turn_key)
+            reply.turn_id = self.store.log_turn(conversation_id, self._capped(user_text), reply,
+                                                channel=self.channel if fresh else "unknown", turn_key=turn_key,
+                                                visitor_hash=visitor_hash if fresh else None)
         except TurnAlreadyLogged:
-            logged = self.logged_turn(turn_key, None if fresh else conversation_id, user_text)
+            logged = self.logged_turn(turn_key, None if fresh else conversation_id, user_text,
+                                      visitor_hash if fresh else None)
             assert logged is not None  # the store found it before raising
             return logged
         return reply
@@ -300,15 +324,24 @@ class ChatEngine:
         # The raw text is capped so a 1 MB message cannot bloat the log; the guard already refused it.
         return user_text[: self.settings.max_message_chars]
 
-    def logged_turn(self, turn_key: str, conversation_id: str | None, text: str) -> Reply | None:
+    def logged_turn(self, turn_key: str, conversation_id: str | None, text: str,
+                    visitor_hash: str | None = None) -> Reply | None:
         """The reply logged under `turn_key` for `text`, rebuilt, or None. `InvalidInput` when
         the key is malformed (`check_turn_key`) or was used for another message, or in another
         conversation than `conversation_id` (None: a first turn, whose conversation the client
-        could not know yet)."""
+        could not know yet). The retry of a conversation's first turn binds the conversation to
+        `visitor_hash` when given: the lost answer carried the visitor's cookie too, so the
+        retry's client holds another token (or the same, and nothing changes); the turn key,
+        known only to the client that sent the turn, is what proves it is that client."""
         found = self.store.find_turn(check_turn_key(turn_key), self._capped(text))
         if found is None:
             return None
         if conversation_id is not None and found.conversation_id != conversation_id:
             raise InvalidInput(f"The turn key {turn_key!r} was already used in another conversation: "
                                "send a new key with each new message.")
+        if conversation_id is None and visitor_hash is not None:
+            if not found.first:
+                raise InvalidInput(f"The turn key {turn_key!r} was used for a later message of a conversation: "
+                                   "send its conversation id with the retry.")
+            self.store.visitors.rebind(found.conversation_id, visitor_hash)
         return logged_reply(found, self.retriever.snapshot().entries)

@@ -95,6 +95,9 @@ class Reply:
     # One of ACTIONS; "" means the plain answer/abstain decision (`abstained` says which).
     action: str = ""
     options: list[Option] = field(default_factory=list)  # the choices of a `clarify`
+    # The logged turn's trace id (set by the engine once the turn is logged), for feedback on it;
+    # None for a message relayed to staff while a human holds the conversation (no bot turn).
+    turn_id: int | None = None
 
     @property
     def kind(self) -> str:
@@ -117,4 +120,5 @@ def reply_to_json(reply: Reply) -> dict:
         "latency_ms": reply.latency_ms,
         "action": reply.kind,
         "options": [{"id": o.entry_id, "question": o.question} for o in reply.options],
+        "turn_id": reply.turn_id,
     }

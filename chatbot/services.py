@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 import knowledge_base
 
+from chatbot.conversation_services import ConversationServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
 from chatbot.errors import DatabaseUnavailable
@@ -58,7 +59,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services:
+class Services(ConversationServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="KV-cache capacity, in tokens (prompt + answer), shared by the requests being "
                     "generated; allocated when the local model loads.",
     )
+    handoff_timeout_s: float = Field(
+        default=300.0, ge=0.0, le=86_400.0,
+        description="Seconds a customer waits for a human before the page offers to leave an email "
+                    "instead (the messages feed's `contact_offer`).",
+    )
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 

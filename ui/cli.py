@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from chatbot.settings import Settings, load_settings
+from ui.conversations_cli import conversations_app
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(logs_app, name="logs")
+# Defined in its own module (this one is near its size limit), handed this module's helpers.
+app.add_typer(conversations_app(lambda: _services(), lambda: _database_failures()), name="conversations")
 
 
 def _settings(**overrides: object) -> Settings:

@@ -31,6 +31,10 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from chatbot.conversations.database import check_writable, database_errors, retry_when_busy
+from chatbot.conversations.feed import ConversationFeed
+from chatbot.conversations.feedback import FeedbackStore
+from chatbot.conversations.handoff import HandoffDesk, enter_waiting
+from chatbot.conversations.visitors import VisitorBindings
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
                                           MessageRow, TurnTraceRow)
@@ -85,6 +89,7 @@ class KeyedTurn:
     question: str  # as logged (PII redacted)
     answer: str
     trace: TurnTrace
+    first: bool  # the first turn of its conversation (the one that started it)
 
 
 class TurnAlreadyLogged(Exception):
@@ -101,6 +106,7 @@ class StoredMessage:
     content: str
     created_at: datetime
     trace: TurnTrace | None
+    author: str = ""  # "customer" | "bot" | "staff:<name>" (chatbot.conversations.handoff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,12 @@ class ConversationStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # The parts of the log that people add to (issue 12): hand-off and staff replies, the
+        # customer's feed of messages, feedback, and which visitor a conversation is bound to.
+        self.handoff = HandoffDesk(engine)
+        self.feed = ConversationFeed(engine)
+        self.feedback = FeedbackStore(engine)
+        self.visitors = VisitorBindings(engine)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -225,7 +237,7 @@ class ConversationStore:
 
     @retry_when_busy
     def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown",
-                 turn_key: str | None = None) -> int:
+                 turn_key: str | None = None, visitor_hash: str | None = None) -> int:
         """Store the user message (PII redacted), the reply and its trace in one transaction.
 
         The conversation is created with the turn (on `channel`) if it is not stored yet, so that
@@ -233,25 +245,31 @@ class ConversationStore:
         storable (lone surrogates and NUL become U+FFFD) after redaction. Returns the trace id.
         `InvalidInput` only for a value over its column's size. `turn_key`: the client's
         idempotency key (checked by `check_turn_key`), unique over the log; `TurnAlreadyLogged`
-        when another attempt of the turn took it first (nothing of this one is written).
+        when another attempt of the turn took it first (nothing of this one is written). A new
+        conversation is bound to `visitor_hash` (`chatbot.conversations.visitors`; None: to no
+        visitor); a hand-off reply makes the conversation wait for a human
+        (`chatbot.conversations.handoff`).
         """
         channel = _fitted("channel", channel, CHANNEL_CHARS)
         try:
-            return self._write_turn(conversation_id, user_text, reply, channel, turn_key)
+            return self._write_turn(conversation_id, user_text, reply, channel, turn_key, visitor_hash)
         except IntegrityError as error:
             if turn_key is not None and self.find_turn(turn_key, user_text) is not None:
                 raise TurnAlreadyLogged(turn_key) from error
             raise
 
     def _write_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str,
-                    turn_key: str | None) -> int:
+                    turn_key: str | None, visitor_hash: str | None) -> int:
         with self._session() as session, session.begin():
             now = utcnow()
             conversation = session.get(ConversationRow, conversation_id)
             if conversation is None:
-                conversation = ConversationRow(id=conversation_id, channel=channel, created_at=now)
+                conversation = ConversationRow(id=conversation_id, channel=channel, created_at=now,
+                                               visitor_hash=visitor_hash)
                 session.add(conversation)
             conversation.updated_at = now
+            if reply.action == "handoff":
+                enter_waiting(conversation, now)
             conversation.language = _fitted("language", reply.language, LANGUAGE_CHARS) or conversation.language
             user = MessageRow(conversation_id=conversation_id, role="user",
                               content=_logged_question(user_text), created_at=now)
@@ -286,7 +304,10 @@ class ConversationStore:
         if question != _logged_question(user_text):
             raise InvalidInput(f"The turn key {turn_key!r} was already used for another message: "
                                "send a new key with each new message, and the same key only to retry one.")
-        return KeyedTurn(trace.conversation_id, question, answer, _trace(trace))
+        with self._session() as session:
+            first = session.scalar(select(func.min(TurnTraceRow.id))
+                                   .where(TurnTraceRow.conversation_id == trace.conversation_id))
+        return KeyedTurn(trace.conversation_id, question, answer, _trace(trace), first == trace.id)
 
     @retry_when_busy
     def history(self, conversation_id: str, limit_turns: int) -> list[ChatMessage]:
@@ -344,7 +365,7 @@ class ConversationStore:
                 .order_by(MessageRow.id)
             ).all()
             messages = [
-                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id))
+                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id), m.author)
                 for m in rows
             ]
             return Transcript(_summary(conversation, len(traces)), messages)

@@ -1,4 +1,5 @@
-"""The tables of the conversation log: conversations, their messages, and each turn's trace.
+"""The tables of the conversation log: conversations, their messages, each turn's trace, and the
+customers' feedback on turns.
 
 The column sizes are constants so that the store checks them before writing (SQLite would store
 a longer value, PostgreSQL refuse it) and both databases answer alike.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatbot.conversations.ids import new_conversation_id
@@ -18,6 +20,23 @@ from knowledge_base.db_models import Base, utcnow
 CHANNEL_CHARS = 32
 LANGUAGE_CHARS = 16
 GENERATOR_CHARS = 200
+STAFF_NAME_CHARS = 64
+AUTHOR_CHARS = 80  # "staff:" + a staff member's name
+EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321's path limit, less the brackets)
+VISITOR_HASH_CHARS = 64  # hex SHA-256 of the visitor token (chatbot.conversations.visitors)
+FEEDBACK_COMMENT_CHARS = 2000
+
+# A conversation's hand-off state (chatbot.conversations.handoff): the bot answers; a human was
+# asked for and nobody has taken it yet; a named staff member holds it (the bot stays quiet).
+BOT, WAITING, HUMAN = "bot", "waiting", "human"
+# Who wrote a message: the customer, the bot, or "staff:<name>" (`staff_author`).
+CUSTOMER_AUTHOR, BOT_AUTHOR, STAFF_PREFIX = "customer", "bot", "staff:"
+
+
+def _author_of_role(context: DefaultExecutionContext) -> str:
+    # The turn log writes the customer's message and the bot's answer without naming the author:
+    # the role says it. Staff messages set theirs (`staff_author`).
+    return BOT_AUTHOR if context.get_current_parameters().get("role") == "assistant" else CUSTOMER_AUTHOR
 
 
 class ConversationRow(Base):
@@ -28,6 +47,12 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     channel: Mapped[str] = mapped_column(String(CHANNEL_CHARS), default="web")  # "web", "cli", "api", ...
     language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
+    state: Mapped[str] = mapped_column(String(16), default=BOT, server_default=BOT, index=True)
+    held_by: Mapped[str | None] = mapped_column(String(STAFF_NAME_CHARS), nullable=True)  # when HUMAN
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The visitor it is bound to (a hash of their token; None: started without one, e.g. the CLI).
+    visitor_hash: Mapped[str | None] = mapped_column(String(VISITOR_HASH_CHARS), nullable=True, index=True)
+    contact_email: Mapped[str | None] = mapped_column(String(EMAIL_CHARS), nullable=True)
 
 
 class MessageRow(Base):
@@ -39,6 +64,8 @@ class MessageRow(Base):
     )
     role: Mapped[str] = mapped_column(String(16))  # "user" | "assistant"
     content: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(AUTHOR_CHARS), default=_author_of_role,
+                                        server_default=CUSTOMER_AUTHOR)  # "customer" | "bot" | "staff:<name>"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
@@ -71,3 +98,17 @@ class TurnTraceRow(Base):
     # The client's idempotency key (`chatbot.conversations.ids.check_turn_key`): a retry of a turn
     # whose answer was lost is answered from this row instead of being logged again.
     turn_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+
+
+class FeedbackRow(Base):
+    """A customer's thumbs up or down on one turn, with an optional comment; one per turn (a
+    second vote replaces the first); removed with its turn."""
+
+    __tablename__ = "turn_feedback"
+
+    turn_id: Mapped[int] = mapped_column(
+        ForeignKey("turn_traces.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    rating: Mapped[str] = mapped_column(String(8))  # "up" | "down"
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

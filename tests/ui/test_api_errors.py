@@ -75,7 +75,7 @@ def test_health_gives_503_when_the_database_is_down(client: TestClient) -> None:
 
 def test_raw_operational_error_also_gives_503(chatbot_home: Path) -> None:
     class Failing:
-        def respond(self, conversation_id, text, turn_key=None):
+        def respond(self, conversation_id, text, **options):
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
     database = create_db_engine(f"sqlite:///{chatbot_home / 'chatbot.db'}")

@@ -42,7 +42,8 @@ def test_ask_json_prints_exactly_the_contract(home: Path) -> None:
     result = run("ask", "I want to send something back", "--json", home=home)
     reply = json.loads(result.stdout)
     assert list(reply) == ["answer", "abstained", "language", "sources", "conversation_id", "latency_ms", "action",
-                           "options"]
+                           "options", "turn_id"]
+    assert isinstance(reply["turn_id"], int)
     assert reply["action"] == "answer" and reply["options"] == []
     assert reply["answer"] == "You can return items within 30 days."
     assert reply["abstained"] is False and reply["language"] == "en"

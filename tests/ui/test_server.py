@@ -79,7 +79,9 @@ def test_ask_answers_in_scope_question_citing_the_entry(http: httpx.Client, serv
     response = ask(http, "How many days until my parcel arrives?")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "abstained", "language", "sources", "conversation_id", "latency_ms", "action", "options"}
+    assert set(body) == {"answer", "abstained", "language", "sources", "conversation_id", "latency_ms", "action",
+                         "options", "turn_id"}
+    assert isinstance(body["turn_id"], int)
     assert body["action"] == "answer"
     assert body["abstained"] is False and body["language"] == "en"
     assert "3-5 business days" in body["answer"]

@@ -166,3 +166,24 @@ def test_the_store_keeps_a_key_once_on_both_databases(store: ConversationStore) 
     store.log_turn(conversation, "again", reply)
     store.log_turn(conversation, "again", reply)
     assert store.count_turns() == 3
+
+
+def test_a_first_turn_retried_without_the_lost_cookie_can_go_on(http: httpx.Client, services: Services) -> None:
+    """The first answer carried the visitor cookie; when it is lost, the retry comes without one.
+    The retry (same key) gets the conversation and a new cookie that continues it; a later
+    turn's key sent without its conversation id cannot take a conversation over."""
+    turn, text = key(), "How long does shipping take?"
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as lost:  # its answer never arrives
+        first = ask(lost, text, turn)
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as retrying:
+        retry = ask(retrying, text, turn)
+        assert retry.status_code == 200 and retry.cookies.get("chatbot_visitor")
+        conversation = retry.json()["conversation_id"]
+        assert conversation == first.json()["conversation_id"]
+        later_key = key()
+        assert ask(retrying, "Can I pay with PayPal?", later_key, conversation).status_code == 200
+        assert turns_of(services, conversation) == 2
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as stranger:
+        taken = ask(stranger, "Can I pay with PayPal?", later_key)
+        assert taken.status_code == 422 and "later message" in taken.json()["detail"]
+        assert ask(stranger, "Hello", key(), conversation).status_code == 404

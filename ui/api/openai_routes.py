@@ -11,7 +11,11 @@ The last message is the customer's turn. A conversation named by the `X-Conversa
 (or the `user` field) is continued with its stored history; without one, the request's earlier
 messages are the history and a new conversation is logged, its id in the `X-Conversation-Id`
 response header and the `conversation_id` field. Conversation ids are issued by the server: an id
-of another form is a 400 (`invalid_conversation_id`), one it never issued a 404. Errors come in
+of another form is a 400 (`invalid_conversation_id`), one it never issued a 404.
+Visitors (`ui.api.visitors`): a conversation started with an `X-Visitor-Token` header (or the
+`chatbot_visitor` cookie) is bound to that token, and continuing it without the token is the
+404 of an unknown id, as on /api; one started without a token is bound to none and, as before,
+continued by its id alone (the id is unguessable, and server-side OpenAI clients hold no cookie). Errors come in
 OpenAI's error shape (set in `ui.api.errors`): 400 for a request that makes no turn, 413 for a
 message over `CHATBOT_MAX_MESSAGE_CHARS` (the guard's own check) or a body over the size limit,
 503 when the database is down or busy. An `Idempotency-Key` header makes a retry safe, as on
@@ -29,14 +33,16 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Header
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from chatbot.conversations.ids import is_conversation_id, malformed_message, new_conversation_id
+from chatbot.conversations.visitors import visitor_hash
 from chatbot.messages import Reply
 from chatbot.stages.guard import check_message
 from chatbot.stages.prompts import estimate_tokens
 from ui.api.errors import APIError, add_openai_error_handlers, openai_error_json
+from ui.api.visitors import presented_token
 from ui.api.openai_schema import (
     MODEL_ID,
     ChatCompletionRequest,
@@ -72,7 +78,7 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         return _model(created)
 
     @app.post("/chat/completions", response_model=None)
-    def chat_completions(body: ChatCompletionRequest, x_conversation_id: str | None = Header(default=None),
+    def chat_completions(body: ChatCompletionRequest, request: Request, x_conversation_id: str | None = Header(default=None),
                          idempotency_key: str | None = Header(default=None)) -> JSONResponse | StreamingResponse:
         """Answer the last message as one customer turn (see the module's docstring)."""
         try:
@@ -86,16 +92,20 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         given, param = (x_conversation_id, "X-Conversation-Id") if x_conversation_id else (body.user, "user")
         if given and not is_conversation_id(given):
             raise APIError(400, malformed_message(given), param, "invalid_conversation_id")
+        token = presented_token(request)
+        if given:  # bound to a visitor: theirs only; bound to none: by its id, as before
+            services.conversation_for_visitor(given, token, allow_unbound=True)
         # A conversation of the caller's continues with its stored history; else the request's,
         # in a new conversation whose id is issued here so that it can head the (streamed)
         # answer. Its row is written with the turn's log: a turn that fails leaves none behind.
-        logged = idempotency_key and services.engine.logged_turn(idempotency_key, given or None, text)
+        bound = visitor_hash(token) if token else None
+        logged = idempotency_key and services.engine.logged_turn(idempotency_key, given or None, text, bound)
         if logged:  # a retry of a turn whose answer was lost: its conversation may be a new one
             conversation_id, events = logged.conversation_id, iter([logged.answer, logged])
         else:
             conversation_id = given or new_conversation_id()
-            events = services.engine.stream(given or None, text, None if given else history,
-                                            new_id=conversation_id, turn_key=idempotency_key)
+            events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id,
+                                            turn_key=idempotency_key, visitor_hash=bound)
         first = next(events)  # an unknown id or a database down is raised here
         headers = {"X-Conversation-Id": conversation_id}
         prompt_tokens = sum(estimate_tokens(m.text) for m in body.messages)

@@ -13,18 +13,26 @@ and send the id an answer returned to continue it. A malformed id (not 1-64 of A
 is a 422, a request validation error on `conversation_id`; a well-formed id the server never
 issued (`"1"`) is a 404, and nothing is logged under it. Every
 error's status and message is set in `ui.api.errors`; the routes only call `Services`.
+
+A conversation is its visitor's (`ui.api.visitors`): the first answer to a request without a
+visitor token sets one in the `chatbot_visitor` cookie, and the conversation is bound to it;
+continuing one with another token or none is the 404 of an unknown id. The answer's `turn_id`
+names the turn for `POST /api/feedback` (`ui.api.conversation_routes`, included here).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chatbot.conversations.ids import is_conversation_id, malformed_message
+from chatbot.conversations.visitors import new_visitor_token, visitor_hash
+from ui.api.conversation_routes import conversation_router
 from ui.api.responses import reply_to_json
+from ui.api.visitors import presented_token, set_visitor_cookie
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -73,6 +81,8 @@ class AskResponse(BaseModel):
     latency_ms: float
     action: str = Field(description="answer | clarify | abstain | handoff | smalltalk")
     options: list[Option] = Field(description="The choices of a clarify: up to 3 entries.")
+    turn_id: int | None = Field(default=None, description="The logged turn, for POST /api/feedback; null when "
+                                                          "the message went to a human instead of the bot.")
 
 
 class HealthResponse(BaseModel):
@@ -96,11 +106,19 @@ def api_router(services: "Services") -> APIRouter:
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
     @router.post("/ask", response_model=AskResponse)
-    def ask(request: AskRequest, idempotency_key: str | None = Header(
+    def ask(body: AskRequest, request: Request, response: Response, idempotency_key: str | None = Header(
             default=None, description="The same 16-64 characters (A-Z a-z 0-9 _ -) with every attempt of one "
                                       "message: a retry is answered from the log, not logged twice.")) -> dict:
         """Answer one customer turn; the turn is logged under the returned conversation id."""
-        reply = services.engine.respond(request.conversation_id, request.message, turn_key=idempotency_key)
+        token = presented_token(request)
+        if body.conversation_id is not None:  # only its visitor may continue it: else a 404
+            services.conversation_for_visitor(body.conversation_id, token)
+        issued = None if token else new_visitor_token()
+        reply = services.engine.respond(body.conversation_id, body.message, turn_key=idempotency_key,
+                                        visitor_hash=visitor_hash(token or issued))
+        if issued:  # set with the answer only: a refused request leaves no token behind
+            set_visitor_cookie(response, issued, request)
         return reply_to_json(reply)
 
+    router.include_router(conversation_router(services))
     return router

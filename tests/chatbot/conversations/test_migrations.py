@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,10 @@ from chatbot.conversations.database import (
     migrations_folder,
     upgrade_database,
 )
-from chatbot.messages import Reply
 from knowledge_base.db_models import Base
 
-TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels"}
+NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -81,17 +82,85 @@ def test_later_migrations_keep_the_log_both_ways(database_url: str) -> None:
         engine.dispose()
 
 
+def _log_turn_by_sql(engine, conversation_id: str = "c1") -> int:
+    """A conversation with one turn, written with the columns every schema since 0002 has (today's
+    ORM would write columns an older schema lacks); returns the turn's id."""
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO conversations (id, created_at, updated_at, channel, language) "
+                                "VALUES (:id, :now, :now, 'web', 'en')"), {"id": conversation_id, "now": NOW})
+        for role, content in (("user", "Where is my parcel?"), ("assistant", "It ships in 3 days.")):
+            connection.execute(text("INSERT INTO messages (conversation_id, role, content, created_at) "
+                                    "VALUES (:c, :role, :content, :now)"),
+                               {"c": conversation_id, "role": role, "content": content, "now": NOW})
+        user, assistant = connection.execute(text("SELECT id FROM messages WHERE conversation_id = :c ORDER BY id"),
+                                             {"c": conversation_id}).scalars().all()
+        connection.execute(text(
+            "INSERT INTO turn_traces (conversation_id, user_message_id, assistant_message_id, query, language, "
+            "decision, entry_ids, scores, generator, kb_version, latency_ms, timings, created_at) VALUES "
+            "(:c, :u, :a, 'Where is my parcel?', 'en', 'answer', '[]', '[]', 'extractive', 1, 1.0, '{}', :now)"),
+            {"c": conversation_id, "u": user, "a": assistant, "now": NOW})
+        return connection.execute(text("SELECT id FROM turn_traces WHERE conversation_id = :c"),
+                                  {"c": conversation_id}).scalar_one()
+
+
+def _count(engine, table: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_labels_migration_keeps_the_log_both_ways(database_url: str) -> None:
+    """0002 -> 0003 on a database with a logged turn: the turn can be labelled; going back to
+    0002 drops the labels and only them (0002 is the schema the turn was logged with)."""
+    upgrade_database(database_url, "0002")
+    engine = create_db_engine(database_url)
+    try:
+        turn = _log_turn_by_sql(engine)
+        upgrade_database(database_url, "0003")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO turn_labels (turn_id, expected_entry_id, review, corrected_answer, "
+                                    "labelled_by, labelled_at) VALUES (:turn, NULL, 'corrected', "
+                                    "'We cannot track parcels.', 'cli', :now)"), {"turn": turn, "now": NOW})
+        assert _count(engine, "turn_labels") == 1
+        downgrade_database(database_url, "0002")
+        assert "turn_labels" not in _tables(database_url)
+        assert _count(engine, "turn_traces") == 1 and _count(engine, "messages") == 2
+    finally:
+        engine.dispose()
+
+
+def test_handoff_migration_gives_old_rows_authors_and_states_both_ways(database_url: str) -> None:
+    """0004 -> 0005 on a logged turn: the conversation is the bot's and bound to no visitor, its
+    messages are the customer's and the bot's by role, and the turn takes feedback; back to 0004
+    drops the new columns and the feedback, and keeps the turn."""
+    upgrade_database(database_url, "0004")
+    engine = create_db_engine(database_url)
+    try:
+        turn = _log_turn_by_sql(engine)
+        upgrade_database(database_url, "0005")
+        store = ConversationStore(engine)
+        transcript = store.get_transcript("c1")
+        assert [m.author for m in transcript.messages] == ["customer", "bot"]
+        assert store.handoff.state("c1").state == "bot"
+        assert store.visitors.check("c1", None, allow_unbound=True) == "c1"
+        store.feedback.give(turn, "down", "Too slow")
+        store.handoff.staff_reply("c1", "Alice", "Let me look.", 4000)
+        assert [m.author for m in store.get_transcript("c1").messages][-1] == "staff:Alice"
+        downgrade_database(database_url, "0004")
+        assert "turn_feedback" not in _tables(database_url)
+        columns = {c["name"] for c in inspect(engine).get_columns("conversations")}
+        assert not columns & {"state", "held_by", "waiting_since", "visitor_hash", "contact_email"}
+        assert "author" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+        assert _count(engine, "turn_traces") == 1 and _count(engine, "messages") == 3
+    finally:
+        engine.dispose()
+
+
 def _columns(url: str, table: str) -> set[str]:
     engine = create_db_engine(url)
     try:
         return {column["name"] for column in inspect(engine).get_columns(table)}
     finally:
         engine.dispose()
-
-
-def _count(engine, table: str) -> int:
-    with engine.connect() as connection:
-        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
