@@ -22,6 +22,7 @@ from chatbot.conversations.database import (
     migrations_folder,
     upgrade_database,
 )
+from chatbot.messages import Reply
 from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
