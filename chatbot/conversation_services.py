@@ -38,6 +38,11 @@ class ConversationServices:
         to no visitor (one started on /v1 without a token) is continued by its id alone."""
         return self.conversations.visitors.check(conversation_id, token, allow_unbound)
 
+    def latest_conversation_for_visitor(self, token: str | None) -> str | None:
+        """The conversation the visitor with `token` was last active in (what a reloaded chat
+        page shows again), or None."""
+        return self.conversations.visitors.latest(token) if token else None
+
     def messages_for_visitor(self, conversation_id: str, token: str | None, after: int = 0) -> Feed:
         """The conversation's messages after the cursor `after` (a message id; 0: all), its
         state, and whether the customer has waited for a human past `handoff_timeout_s`."""

@@ -16,6 +16,7 @@ import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
 from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
 from chatbot.errors import DatabaseUnavailable
 from chatbot.engine import ChatEngine
@@ -33,7 +34,7 @@ from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, 
 from knowledge_base.entries import Entry
 from knowledge_base.importers.export import write_entries
 from knowledge_base.importers.importing import FileReport, import_files
-from knowledge_base.index.snapshot import Manifest
+from knowledge_base.index.snapshot import IndexNotBuilt, Manifest
 from knowledge_base.index.writer import IndexStore
 from knowledge_base.repository import KnowledgeBaseRepository
 from knowledge_base.retrieval.retriever import Retriever
@@ -186,6 +187,15 @@ class Services(ConversationServices):
         model, so the first customer waits for none."""
         self.sync_index(progress=True)
         self.engine.warm_up()
+
+    def suggested_questions(self, language: str, limit: int = 4) -> list[str]:
+        """The questions a new chat suggests in `language`: the most asked entries first
+        (`chatbot.conversations.suggestions`); [] while no index is built."""
+        try:
+            entries = list(self.retriever.snapshot().entries.values())
+        except IndexNotBuilt:
+            return []
+        return suggested_questions(self.conversations, entries, language, limit)
 
     def health(self) -> "Health":
         """Whether the bot can answer: the database is reachable and an index is built."""

@@ -24,8 +24,10 @@ from ui.api.openai_routes import create_openai_app
 from ui.api.openai_schema import error_json
 from ui.api.responses import DATABASE_DOWN
 from ui.api.routes import MAX_BODY_BYTES, api_router
-from ui.chat.app import DEFAULT_TITLE, build_chat_app, chat_theme
+from ui.chat.app import DEFAULT_TITLE, build_chat_app
+from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
+from ui.chat.visitor_cookie import VisitorCookie
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -49,12 +51,13 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     document_mounted_app(app, openai_app, "/v1")
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ClosedGradioRoutes)  # no anonymous uploads, no file serving
+    app.add_middleware(VisitorCookie)  # the chat page binds its conversations to its visitor
     add_api_error_handlers(app, MAX_BODY_BYTES)
     protect(app, api_error_body)  # outermost: no exception reaches uvicorn
     # Routes registered above take precedence over the mount, which catches every other path.
     app = gr.mount_gradio_app(app, build_chat_app(services, title), path="/",
                               footer_links=[], run_history=False, show_error=False,
-                              theme=chat_theme())
+                              theme=chat_theme(), css=CHAT_CSS, head=CHAT_HEAD)
     for route in app.routes:
         if isinstance(route, Mount) and isinstance(route.app, gr.routes.App):
             answer_unexpected_errors(route.app)  # the chat page's own 500s: JSON with an error id

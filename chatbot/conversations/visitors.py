@@ -74,6 +74,15 @@ class VisitorBindings:
         return (False, None) if row is None else (True, row[0])
 
     @retry_when_busy
+    def latest(self, token: str) -> str | None:
+        """The id of the conversation the holder of `token` was last active in, or None."""
+        if not is_visitor_token(token):
+            return None
+        with database_errors(self._engine), Session(self._engine) as session:
+            return session.scalar(select(ConversationRow.id).where(ConversationRow.visitor_hash == visitor_hash(token))
+                                  .order_by(ConversationRow.updated_at.desc()).limit(1))
+
+    @retry_when_busy
     def rebind(self, conversation_id: str, bound_hash: str) -> None:
         """Bind the conversation to the visitor of `bound_hash` instead. Only for the retry of the
         turn that started it, whose answer (and cookie) was lost: the retry's client proves it is

@@ -1,139 +1,86 @@
-"""The customer chat page: a Gradio app that streams the engine's answers with their sources.
+"""The customer chat page: a Gradio app at / over the same services as the HTTP API.
 
     >>> demo = build_chat_app(services)                  # a gr.Blocks; ui.server mounts it at /
     >>> Client(url).predict("How long does shipping take?", None, api_name="/chat")
     ('Orders arrive in 3-5 business days.', '3f2a...', [{'id': 'shipping', ...}])
 
-Each browser session keeps its conversation id in a `gr.State`; "New conversation" forgets it,
-so the engine starts a fresh conversation at the next message, as it does for an id the server no
-longer knows (a stale page, an id a client made up). The handlers only call the engine and render
-what it returns.
+An empty chat greets the customer in their language with the most asked questions as buttons;
+answers stream in sentence by sentence with their sources; a "Did you mean…?" shows its options
+as buttons; every answer takes a thumbs up or down (a down asks for an optional comment); asking
+for a person hands the conversation to staff, whose replies appear without a reload, and when
+nobody answers in time the customer may leave an email. A reload shows the conversation again
+(the visitor cookie). The handlers (`ui.chat.handlers`) only call services and render.
 """
 
 # No `from __future__ import annotations`: gr.api reads the real type hints of `chat` to
 # publish its three outputs.
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from chatbot.errors import DatabaseUnavailable, InvalidConversation, InvalidInput
-from chatbot.messages import Reply
-from ui.chat.rendering import customer_text, escape_markdown, render_reply
-from ui.api.responses import sources_to_json
+from ui.chat.handlers import ChatHandlers
+from ui.chat.look import header_html
+from ui.chat.words import words
 
 if TYPE_CHECKING:
     from chatbot.services import Services
 
 DEFAULT_TITLE = "Brightmart Help Center"
-# Shown when the database is down: the engine answers no turn that it cannot log.
-UNAVAILABLE = ("Sorry, our help center is having a technical problem right now. "
-               "Please try again in a few minutes, or contact our support team.")
 # Turns answered at once per app; more wait in Gradio's queue. A CPU-bound local model gains
 # nothing from more, and the extractive generator answers in milliseconds anyway.
 CHAT_CONCURRENCY = 4
-
-History = list[dict[str, Any]]
-
-
-def chat_theme() -> gr.themes.Base:
-    """Gradio's default look with fonts served by the app itself (no font CDN, works offline).
-
-    The semibold Source Sans Pro file that Gradio ships holds only a few glyphs, so headings and
-    buttons would mix fonts; declaring 400 and 700 makes semibold text use the complete bold file.
-    """
-    font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
-    return gr.themes.Default(font=[font, "ui-sans-serif", "system-ui", "sans-serif"])
-
-
-class ChatHandlers:
-    """The page's event handlers, kept apart from the layout so they can be tested directly."""
-
-    def __init__(self, services: "Services") -> None:
-        self.services = services
-
-    def send(self, message: str, history: History | None,
-             conversation_id: str | None) -> Iterator[tuple[History, str | None, str]]:
-        """Stream one turn into the chat: yields (chat messages, conversation id, textbox value)."""
-        history = list(history or [])
-        if not message or not message.strip():
-            yield history, conversation_id, ""
-            return
-        history.append({"role": "user", "content": customer_text(message)})
-        shown = ""
-
-        def with_answer() -> History:  # a fresh list each time: Gradio may still hold the last
-            return [*history, {"role": "assistant", "content": shown}]
-
-        yield with_answer(), conversation_id, ""
-        try:
-            for event in self._stream(conversation_id, message):
-                if isinstance(event, Reply):
-                    shown, conversation_id = render_reply(event), event.conversation_id
-                else:
-                    shown += event
-                yield with_answer(), conversation_id, ""
-        except (DatabaseUnavailable, InvalidInput) as error:
-            shown = UNAVAILABLE if isinstance(error, DatabaseUnavailable) else error.customer_message
-            yield with_answer(), conversation_id, ""
-
-    def _stream(self, conversation_id: str | None, message: str) -> Iterator[str | Reply]:
-        """The engine's events for the turn; an id the server does not know (`InvalidConversation`,
-        raised before any event) starts a fresh conversation instead."""
-        try:
-            yield from self.services.engine.stream(conversation_id, message)
-        except InvalidConversation:
-            if conversation_id is None:
-                raise
-            yield from self.services.engine.stream(None, message)
-
-    @staticmethod
-    def new_conversation() -> tuple[History, None, str]:
-        """Clear the chat and forget the conversation id; the next message starts a new one."""
-        return [], None, ""
-
-    def chat(self, message: str, conversation_id: str | None = None) -> tuple[str, str, list[dict]]:
-        """Answer one turn for API clients: (answer, conversation id, sources).
-
-        Pass the returned conversation id back to continue the same conversation; an empty,
-        missing or unknown id starts a new one (its id is returned).
-        """
-        try:
-            *_, reply = self._stream(conversation_id or None, message)
-        except DatabaseUnavailable:
-            raise gr.Error(UNAVAILABLE) from None
-        except InvalidInput as error:
-            raise gr.Error(error.customer_message) from None
-        assert isinstance(reply, Reply)  # the engine's last event
-        return reply.answer, reply.conversation_id, sources_to_json(reply)
+POLL_EVERY_S = 3.0  # how often a page waiting for staff asks for their replies
 
 
 def build_chat_app(services: "Services", title: str = DEFAULT_TITLE) -> gr.Blocks:
     """The customer chat page for `services`, titled with the shop's name."""
-    handlers = ChatHandlers(services)
+    handlers = ChatHandlers(services, title)
+    said = words("en")  # until the page's load handler knows the visitor's language
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {escape_markdown(title)}")
+        header = gr.HTML(header_html(title, said.online))
         conversation_id = gr.State(None)  # one per browser session
+        language, turns, cursor, rated_turn = gr.State("en"), gr.State({}), gr.State(0), gr.State(None)
         chatbot = gr.Chatbot(
-            label="Chat", height=520, sanitize_html=True, render_markdown=True,
-            allow_tags=False, feedback_options=None, buttons=["copy"],
-            placeholder="Ask a question about orders, shipping, returns or payments.",
+            elem_id="chat-window", show_label=False, height=540, layout="bubble", sanitize_html=True,
+            render_markdown=True, allow_tags=False, feedback_options=("Like", "Dislike"), buttons=[],
+            placeholder=said.greeting, group_consecutive_messages=False,
         )
+        with gr.Row(visible=False) as comment_row:
+            comment = gr.Textbox(show_label=False, placeholder=said.comment_placeholder, scale=5, max_lines=3)
+            comment_send = gr.Button(said.comment_send, scale=1, size="sm")
+        with gr.Row(visible=False) as email_row:
+            waiting_text = gr.Markdown(said.waiting_for_staff)
+            email = gr.Textbox(show_label=False, placeholder=said.email_placeholder, scale=4)
+            email_send = gr.Button(said.email_send, scale=1, size="sm")
         with gr.Row():
-            textbox = gr.Textbox(show_label=False, placeholder="Type your question…",
+            textbox = gr.Textbox(elem_id="chat-input", show_label=False, placeholder=said.input_placeholder,
                                  scale=5, max_lines=6, autofocus=True)
-            send = gr.Button("Send", variant="primary", scale=1)
-        new = gr.Button("New conversation", variant="secondary", size="sm")
+            send = gr.Button(said.send, variant="primary", scale=1)
+        new = gr.Button(said.new_conversation, variant="secondary", size="sm")
+        timer = gr.Timer(POLL_EVERY_S, active=False)
 
-        turn = dict(fn=handlers.send, inputs=[textbox, chatbot, conversation_id],
-                    outputs=[chatbot, conversation_id, textbox], api_visibility="private",
+        worded = [header, textbox, send, new, comment, comment_send, waiting_text, email_send]  # PAGE_WORDS
+        demo.load(handlers.load, outputs=[chatbot, conversation_id, language, turns, cursor, timer, *worded],
+                  api_visibility="private")
+        turn = dict(inputs=[chatbot, conversation_id, language, turns],
+                    outputs=[chatbot, conversation_id, textbox, turns, timer], api_visibility="private",
                     concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
-        textbox.submit(**turn)
-        send.click(**turn)
-        for event in (new.click, chatbot.clear):  # the Chatbot's own trash button too
-            event(handlers.new_conversation, outputs=[chatbot, conversation_id, textbox],
+        textbox.submit(handlers.send, inputs=[textbox, *turn["inputs"]],
+                       **{k: v for k, v in turn.items() if k != "inputs"})
+        send.click(handlers.send, inputs=[textbox, *turn["inputs"]],
+                   **{k: v for k, v in turn.items() if k != "inputs"})
+        chatbot.example_select(handlers.suggested, **turn)
+        chatbot.option_select(handlers.chose, **turn)
+        chatbot.like(handlers.feedback, inputs=[turns, language], outputs=[comment_row, rated_turn],
+                     api_visibility="private", queue=False)
+        comment_send.click(handlers.comment, inputs=[comment, rated_turn, language], outputs=[comment_row, comment],
+                           api_visibility="private", queue=False)
+        timer.tick(handlers.poll, inputs=[chatbot, conversation_id, cursor, language],
+                   outputs=[chatbot, cursor, timer, email_row], api_visibility="private", queue=False)
+        email_send.click(handlers.leave_email, inputs=[email, conversation_id, language],
+                         outputs=[email_row, email], api_visibility="private", queue=False)
+        new.click(handlers.new_conversation, outputs=[chatbot, conversation_id, textbox, turns, cursor, timer],
                   api_visibility="private", queue=False)
-        gr.api(handlers.chat, api_name="chat", concurrency_limit=CHAT_CONCURRENCY,
-               concurrency_id="chat")
+        gr.api(handlers.chat, api_name="chat", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
     return demo

@@ -12,10 +12,20 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from chatbot.messages import Citation, Reply
 from knowledge_base.storable import storable
+from ui.chat.words import words
+
+if TYPE_CHECKING:
+    from chatbot.conversations.feed import FeedMessage
+
+# The value of a clarification's "None of these" button (entry ids never take it: the engine reads
+# it as "none of the options").
+NONE_OF_THESE = "none"
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup.
 # `<`, `>` and `&` are left to html.escape: a backslash before an entity would show it literally.
@@ -49,18 +59,53 @@ def citation_label(citation: Citation) -> str:
     return f"\\[{citation.number}\\] {linked}"
 
 
-def sources_footer(citations: list[Citation]) -> str:
-    """A small "Sources" line listing the cited entries; '' when there are none."""
+def sources_footer(citations: list[Citation], language: str = "en") -> str:
+    """A small "Sources" line (in `language`) listing the cited entries; '' when there are none."""
     if not citations:
         return ""
     labels = " · ".join(citation_label(c) for c in citations)
-    return f"<small>Sources: {labels}</small>"
+    return f"<small>{words(language).sources}: {labels}</small>"
 
 
 def render_reply(reply: Reply) -> str:
-    """The answer as the bot's chat bubble shows it: the text, then its sources.
+    """The answer as the bot's chat bubble shows it: the text, then its sources, labelled in the
+    language it answered in.
 
-    An abstention is shown as is: its canned text already offers a member of the support team.
+    An abstention is shown as is: its canned text already offers a member of the support team. A
+    clarification's options are buttons (`reply_options`), not text.
     """
-    footer = sources_footer(reply.citations)
+    footer = sources_footer(reply.citations, reply.language)
     return f"{reply.answer}\n\n{footer}" if footer else reply.answer
+
+
+def reply_options(reply: Reply) -> list[dict[str, str]]:
+    """A clarification's options as the chat's buttons (each an entry's question, valued by its
+    id), then "None of these"; [] for any other reply."""
+    if reply.kind != "clarify" or not reply.options:
+        return []
+    buttons = [{"value": o.entry_id, "label": storable(o.question)} for o in reply.options]
+    return [*buttons, {"value": NONE_OF_THESE, "label": words(reply.language).none_of_these}]
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """A message's time: a `<time>` the page's script shows in the visitor's own time zone
+    (its text, UTC, is what a page without scripts shows)."""
+    moment = (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f'<time datetime="{moment.isoformat(timespec="seconds")}">{moment:%H:%M}</time>'
+
+
+def stamped(message: dict[str, Any], moment: datetime | None = None) -> dict[str, Any]:
+    """`message` (a chat message dict) with its time appended on a line of its own."""
+    return {**message, "content": f"{message['content']}\n\n{timestamp(moment)}"}
+
+
+def feed_message(message: "FeedMessage", language: str) -> dict[str, Any]:
+    """A logged message (`chatbot.conversations.feed`) as the chat shows it: the customer's text
+    literal, a staff member's literal and signed with their name, the bot's as it answered."""
+    if message.role == "user":
+        return stamped({"role": "user", "content": customer_text(message.text)}, message.time)
+    if message.author == "staff":
+        name = escape_markdown(message.name or "")
+        return stamped({"role": "assistant", "content": f"**{name}**\n\n{escape_markdown(message.text)}"},
+                       message.time)
+    return stamped({"role": "assistant", "content": message.text}, message.time)
