@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 import typing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from chatbot.conversations.ids import new_conversation_id
@@ -233,8 +233,10 @@ class ChatEngine:
         failure = next((r for r in released.grounding.reasons if r.startswith(GENERATOR_FAILED)), "")
         name = self.generator.name
         if failure:
-            # The backend itself failed (a remote server down): say so where the model is named.
-            name = f"extractive (fallback: {failure.removeprefix(GENERATOR_FAILED)})"[:GENERATOR_NAME_CHARS]
+            # The backend itself failed (a remote server down): say so where the model is named,
+            # and whether sentences it wrote before it failed were shown.
+            fallback = f"extractive (fallback: {failure.removeprefix(GENERATOR_FAILED)})"
+            name = (fallback if released.answer == best else f"{name}, then {fallback}")[:GENERATOR_NAME_CHARS]
         answer = released.answer
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, hits, released.fell_back),
                       round(confidence, 4), name, kb_version, clock.timings, query=decision.query, hits=hits,

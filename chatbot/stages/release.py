@@ -110,6 +110,8 @@ class SentenceRelease:
     def _release(self, sentences: list[str], last: bool) -> Iterator[str]:
         for i, sentence in enumerate(sentences):
             final = last and i == len(sentences) - 1
+            # Storable text only: a remote model's JSON may hold a lone surrogate, which no
+            # response (UTF-8) nor the log could carry. Cut sentences never split a pair.
             unit = self._held + storable(sentence)
             if not final and not content_terms(unit):
                 self._held = unit  # "Sure!": nothing to measure yet, checked with what follows

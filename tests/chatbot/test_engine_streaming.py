@@ -96,7 +96,7 @@ def test_a_backend_that_drops_midway_keeps_the_checked_sentences(services: Servi
     pieces, reply = streamed(engine_with(services, generator), "How fast is express shipping?")
     assert pieces == ["Express shipping takes 1-2 business days [1].", SEPARATOR + EXPRESS]
     assert reply.answer == "".join(pieces) and reply.replaced_answer == "It costs"
-    assert reply.generator.startswith("extractive (fallback: connection reset")
+    assert reply.generator.startswith("scripted, then extractive (fallback: connection reset")
     assert logged(services, reply).trace.grounding_reasons[0].startswith("generator failed: connection reset")
 
 
