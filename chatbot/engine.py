@@ -7,11 +7,13 @@
 `stream()` yields the answer's text, then the finished `Reply`; `respond()` is the same without
 the text. Both log the turn before returning the `Reply`.
 
-A generated answer is held back until the grounding check (`chatbot.stages.grounding`) has passed it;
-one that fails is replaced by the extractive answer (the top entry's own text), and the trace
-records why. Held back rather than streamed and retracted: every consumer of `stream()` (the chat
-page, the HTTP API, an OpenAI-compatible stream, whose chunks cannot be taken back) then shows
-only checked text, at the cost of the first words arriving with the last.
+A generated answer is released sentence by sentence, each sentence once it has passed the
+grounding check (`chatbot.stages.release`, `chatbot.stages.grounding`): the customer reads the
+first sentence while the model writes the next, and never a sentence that failed. No consumer of
+`stream()` (the chat page, the HTTP API, an OpenAI-compatible stream) can take a chunk back, so a
+sentence that fails stops the model: what was shown stays, the best entry's answer (the
+extractive answer) follows, or replaces it all when nothing was shown yet, and the trace records
+the withheld text and why. The extractive generator's answer and abstentions come in one piece.
 A generator that fails (a remote server down) costs the customer no answer either: the best
 entry's answer is given instead, and the trace's generator says why.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+import typing
 from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -31,15 +34,15 @@ from chatbot.stages.canned import canned_reply
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.stages.grounding import GroundingChecker, citation_numbers
+from chatbot.stages.release import Released, SentenceRelease
 from chatbot.stages.guard import GuardResult, check_message
 from chatbot.stages.language import detect_language
-from chatbot.messages import ACTIONS, ChatMessage, Citation, GenerationRequest, GroundingResult, Reply
+from chatbot.messages import ACTIONS, ChatMessage, Citation, GenerationRequest, Reply
 from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit, Retriever
-from knowledge_base.storable import storable
 
 if TYPE_CHECKING:
     from chatbot.conversations.store import ConversationStore, KeyedTurn
@@ -79,6 +82,12 @@ class _Clock:
         self.timings[step] = round(self.timings.get(step, 0.0) + (now - self._last) * 1000, 3)
         self._last = now
 
+    def move(self, source: str, target: str, ms: float) -> None:
+        """Count `ms` of `source`'s time as `target`'s (checks that ran between generated tokens)."""
+        ms = min(ms, self.timings.get(source, 0.0))
+        self.timings[source] = round(self.timings.get(source, 0.0) - ms, 3)
+        self.timings[target] = round(self.timings.get(target, 0.0) + ms, 3)
+
 
 def prefer_language(hits: list[Hit], language: str, margin: float = SAME_LANGUAGE_MARGIN) -> list[Hit]:
     """Move the best hit written in `language` to the top if it is within `margin` of the best."""
@@ -90,10 +99,11 @@ def prefer_language(hits: list[Hit], language: str, margin: float = SAME_LANGUAG
     return hits
 
 
-def cited_hits(answer: str, hits: list[Hit]) -> list[Citation]:
-    """The entries the answer cites as [n]; the top entry when it cites none (extractive)."""
-    numbers = sorted(n for n in citation_numbers(answer) if 1 <= n <= len(hits))
-    chosen = numbers or [1]
+def cited_hits(answer: str, hits: list[Hit], with_first: bool = False) -> list[Citation]:
+    """The entries the answer cites as [n]; the top entry when it cites none (extractive), or
+    `with_first` (the top entry's answer was given after checked generated sentences)."""
+    numbers = {n for n in citation_numbers(answer) if 1 <= n <= len(hits)}
+    chosen = sorted(numbers | {1} if with_first or not numbers else numbers)
     return [Citation(n, hits[n - 1].entry.id, hits[n - 1].entry.question,
                      round(hits[n - 1].score, 4), hits[n - 1].entry.url) for n in chosen]
 
@@ -187,8 +197,9 @@ class ChatEngine:
     def stream(self, conversation_id: str | None, text: str,
                history: list[ChatMessage] | None = None, new_id: str | None = None,
                turn_key: str | None = None, visitor_hash: str | None = None) -> Iterator[str | Reply]:
-        """Yield the answer's text (str) once it has passed the grounding check (or the extractive
-        answer that replaced it), then the finished, logged `Reply`.
+        """Yield the answer's text (str) in pieces, each once it has passed the grounding check
+        (a generated answer sentence by sentence; see the module's docstring), then the finished,
+        logged `Reply`, whose `answer` is the pieces joined.
 
         `history`: the earlier messages as the caller has them (an OpenAI-style request carries
         its own), used instead of the stored conversation's; they pass the guard like a turn.
@@ -249,37 +260,54 @@ class ChatEngine:
 
         request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens,
                                     settings.context_window)
-        generated, given, failure = self._generate(request)
+        best = ExtractiveGenerator().generate(request)
+        if isinstance(self.generator, ExtractiveGenerator):  # one piece: the entry's own words
+            released = Released(best, self.grounding.check(best, hits, language), "", 0.0)
+            yield best
+        else:
+            released = yield from self._release(request, best)
         clock.lap("generate")
-        grounding = (GroundingResult(False, (failure,), overlap=0.0) if failure else
-                     self.grounding.check(generated, given, language))
+        clock.move("generate", "ground", released.check_ms)
+        failure = next((r for r in released.grounding.reasons if r.startswith(GENERATOR_FAILED)), "")
         name = self.generator.name
-        if failure.startswith(GENERATOR_FAILED):
-            # The backend itself failed (a remote server down): say so where the model is named.
-            name = f"extractive (fallback: {failure.removeprefix(GENERATOR_FAILED)})"[:GENERATOR_NAME_CHARS]
-        answer, replaced = generated, ""
-        if not grounding.grounded and not isinstance(self.generator, ExtractiveGenerator):
-            answer, replaced, given = ExtractiveGenerator().generate(request), generated, hits
-        clock.lap("ground")
-        yield answer  # one piece: only checked text leaves the engine (see the module's docstring)
-        reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
-                      name, kb_version, clock.timings, query=decision.query, hits=hits,
-                      grounding=grounding, replaced_answer=replaced)
+        if failure:
+            # The backend itself failed (a remote server down): say so where the model is named,
+            # and whether sentences it wrote before it failed were shown.
+            fallback = f"extractive (fallback: {failure.removeprefix(GENERATOR_FAILED)})"
+            name = (fallback if released.answer == best else f"{name}, then {fallback}")[:GENERATOR_NAME_CHARS]
+        answer = released.answer
+        reply = Reply(conversation_id, answer, False, language, cited_hits(answer, hits, released.fell_back),
+                      round(confidence, 4), name, kb_version, clock.timings, query=decision.query, hits=hits,
+                      grounding=released.grounding, replaced_answer=released.replaced)
         yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
 
-    def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
-        """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
-        (a prompt over budget) or ""."""
+    def _release(self, request: GenerationRequest, best: str) -> typing.Generator[str, None, Released]:
+        """Stream the generator's answer sentence by sentence as each passes the grounding check
+        (`chatbot.stages.release`), the best entry's answer `best` replacing what fails; returns
+        what was given out. A prompt over budget or a failing backend also falls back to `best`."""
         try:
             prompt = self.generator.prompt(request)  # built once; the generator streams this very prompt
-            # Storable text only: a remote model's JSON may hold a lone surrogate, which no
-            # response (UTF-8) nor the log could carry.
-            return storable("".join(self.generator.stream(prompt)).strip()), prompt.hits, ""
         except PromptBudgetError as error:
-            return "", request.hits, f"the prompt does not fit the context window: {error}"
+            release = SentenceRelease(self.grounding, request.hits, request.language, best)
+            yield from release.fail(f"the prompt does not fit the context window: {error}")
+            return release.result()
+        release = SentenceRelease(self.grounding, prompt.hits, request.language, best)
+        pieces = self.generator.stream(prompt)
+        try:
+            for piece in pieces:
+                yield from release.feed(piece)
+                if release.stopped:
+                    break
+            else:
+                yield from release.finish()
         except GeneratorError as error:
             log.warning("generator %s failed, answering with the best entry: %s", self.generator.name, error)
-            return "", request.hits, f"{GENERATOR_FAILED}{error}"
+            yield from release.fail(f"{GENERATOR_FAILED}{error}")
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a failed sentence, or a customer who left: the model stops writing
+        return release.result()
 
     def screen_history(self, history: list[ChatMessage]) -> list[ChatMessage]:
         """The last `history_turns` turns of caller-supplied messages: customer and assistant

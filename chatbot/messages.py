@@ -87,10 +87,11 @@ class Reply:
     rejected: str = ""  # non-empty when the guard refused the message; says why
     query: str = ""  # the text that was retrieved for, after cleaning
     hits: list[Hit] = field(default_factory=list)
-    # The grounding check of the generated answer; None when nothing was generated (abstained).
+    # The grounding check of the generated answer (of the whole answer, or of the sentence that
+    # failed it); None when nothing was generated (abstained).
     grounding: GroundingResult | None = None
-    # The generated answer that failed the check and was replaced by the extractive one; the
-    # customer never saw it.
+    # The generated text that failed the check (from the failing sentence on) and was replaced by
+    # the extractive answer; the customer never saw it (`chatbot.stages.release`).
     replaced_answer: str = ""
     # One of ACTIONS; "" means the plain answer/abstain decision (`abstained` says which).
     action: str = ""

@@ -24,11 +24,18 @@ class ScriptedGenerator(Generator):
         self.text = text
         self.fail_after = fail_after
         self.requests: list[GenerationRequest] = []
+        self.words_given = 0  # of the last stream: how far the consumer read before it stopped
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         self.requests.append(prompt.request)
+        self.words_given = 0
         words = self.text.split(" ")
         for i, word in enumerate(words):
             if i == self.fail_after:
-                raise ScriptedFailure(f"scripted failure after {i} words")
+                raise self.failure(f"scripted failure after {i} words")
+            self.words_given += 1
             yield word if i == 0 else " " + word
+
+    def failure(self, message: str) -> Exception:
+        """What `fail_after` raises; a subclass may raise a backend's expected error instead."""
+        return ScriptedFailure(message)

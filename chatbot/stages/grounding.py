@@ -84,8 +84,13 @@ def _entry_texts(hit: "Hit") -> list[str]:
 
 
 def check_grounding(answer: str, hits: Sequence["Hit"], *, language: str = "en",
-                    min_overlap: float = DEFAULT_MIN_OVERLAP) -> GroundingResult:
-    """Rules 1-4 of the module's docstring for `answer`, written from `hits` (numbered from 1)."""
+                    min_overlap: float = DEFAULT_MIN_OVERLAP,
+                    default_cited: Sequence[int] = ()) -> GroundingResult:
+    """Rules 1-4 of the module's docstring for `answer`, written from `hits` (numbered from 1).
+
+    `default_cited`: the entries an answer that cites none is checked against, instead of [1]
+    (a later sentence of a streamed answer is checked against what the earlier ones cited).
+    """
     if not 0.0 <= min_overlap <= 1.0:
         raise ValueError(f"min_overlap must be between 0 and 1, not {min_overlap}")
     if not answer.strip():
@@ -97,7 +102,8 @@ def check_grounding(answer: str, hits: Sequence["Hit"], *, language: str = "en",
     invalid = tuple(n for n in markers if not 1 <= n <= len(hits))
     for n in invalid:
         reasons.append(f"cites [{n}], but only {len(hits)} entries were given")
-    cited = tuple(n for n in markers if 1 <= n <= len(hits)) or ((1,) if hits else ())
+    fallback = tuple(n for n in default_cited if 1 <= n <= len(hits)) or ((1,) if hits else ())
+    cited = tuple(n for n in markers if 1 <= n <= len(hits)) or fallback
     sources = [text for n in cited for text in _entry_texts(hits[n - 1])]
     quote = " ".join(strip_citations(answer).split())
     if not reasons and any(quote == " ".join(hits[n - 1].entry.answer.split()) for n in cited):
@@ -136,9 +142,12 @@ class GroundingChecker:
         if self.nli is not None:
             self.nli.warm_up()
 
-    def check(self, answer: str, hits: Sequence["Hit"], language: str = "en") -> GroundingResult:
-        """The verdict on `answer`; the NLI model only runs on answers that pass the rules."""
-        result = check_grounding(answer, hits, language=language, min_overlap=self.min_overlap)
+    def check(self, answer: str, hits: Sequence["Hit"], language: str = "en",
+              default_cited: Sequence[int] = ()) -> GroundingResult:
+        """The verdict on `answer`; the NLI model only runs on answers that pass the rules.
+        `default_cited`: as in `check_grounding`."""
+        result = check_grounding(answer, hits, language=language, min_overlap=self.min_overlap,
+                                 default_cited=default_cited)
         if not result.grounded or self.nli is None:
             return result
         premise = "\n".join(hits[n - 1].entry.answer for n in result.cited)

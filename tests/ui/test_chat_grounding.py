@@ -42,3 +42,13 @@ def test_a_grounded_answer_is_shown_with_its_sources(chatbot_home: Path) -> None
     states = [history[-1]["content"] for history, _, _ in chat.send("How fast is express shipping?", [], None)]
     assert "Express shipping costs $14.99 and takes 1-2 business days [1]." in states
     assert "Express shipping" in states[-1] and "<small>Sources:" in states[-1]
+
+
+def test_checked_sentences_appear_one_by_one_and_a_failing_one_never(chatbot_home: Path) -> None:
+    chat = handlers_for(chatbot_home, "Express shipping takes 1-2 business days [1]. "
+                                      "Express shipping is $7.50 [1]. Order by noon.")
+    states = [history[-1]["content"] for history, _, _ in chat.send("How fast is express shipping?", [], None)]
+    assert "Express shipping takes 1-2 business days [1]." in states  # shown before the rest was written
+    assert not any("7.50" in s for s in states), states
+    assert states[-1].startswith("Express shipping takes 1-2 business days [1].\n\n"
+                                 "Express shipping arrives in 1-2 business days for $14.99.")
