@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from faq_services import SHOP_FAQ, services_with_faq
@@ -18,8 +19,9 @@ from live_server import module_home, running_server
 
 from chatbot.conversations.database import create_db_engine
 from chatbot.conversations.store import ConversationStore
+from chatbot.conversations.visitors import new_visitor_token
 from chatbot.services import Services
-from ui.chat.app import ChatHandlers
+from ui.chat.handlers import ChatHandlers
 from ui.server import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
@@ -212,7 +214,9 @@ def test_the_chat_page_starts_fresh_for_a_stale_id(server_url: str, services: Se
         "When will my order arrive?", stale, api_name="/chat")
     assert conversation_id != stale and "3-5 business days" in answer
     assert logged_turns(services, conversation_id) == [("When will my order arrive?", answer)]
-    *_, (history, conversation_id, _) = ChatHandlers(services).send("Can I pay with PayPal?", [], stale)
+    browser = gr.Request(cookies={"chatbot_visitor": new_visitor_token()}, headers={})
+    *_, (history, conversation_id, *_) = ChatHandlers(services).send("Can I pay with PayPal?", [], stale, "en", {},
+                                                                     browser)
     assert conversation_id != stale and "PayPal" in history[-1]["content"]
     assert services.conversations.get_transcript(stale) is None
 
