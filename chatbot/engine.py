@@ -24,13 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from chatbot.conversations.ids import new_conversation_id
-from chatbot.stages.canned import canned_reply
+from chatbot.errors import InvalidInput
+from chatbot.stages.canned import canned_reply, offers_human
+from chatbot.stages.clarify import Band, clarify_options, decide_action
+from chatbot.stages.smalltalk import conversation_move
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.stages.grounding import GroundingChecker, citation_numbers
 from chatbot.stages.guard import GuardResult, check_message
 from chatbot.stages.language import detect_language
-from chatbot.messages import ChatMessage, Citation, GenerationRequest, GroundingResult, Reply
+from chatbot.messages import ChatMessage, Citation, GenerationRequest, GroundingResult, Option, Reply
 from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
@@ -61,6 +64,8 @@ class Decision:
     confidence: float
     abstained: bool
     query: str = ""  # what was retrieved for: the cleaned text, or its standalone rewrite
+    action: str = ""  # "answer" | "clarify" | "abstain" (`chatbot.stages.clarify`); "" when refused
+    options: tuple[Option, ...] = ()  # the choices of a clarification
 
 
 class _Clock:
@@ -141,9 +146,26 @@ class ChatEngine:
                                                        settings.lexical_weight, context=context), language)
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
+        action = decide_action(hits, self.band)
+        options = tuple(clarify_options(hits)) if action == "clarify" else ()
         clock.lap("decide")
-        abstained = not hits or confidence < self.answer_threshold
-        return Decision(checked, language, hits, confidence, abstained, query)
+        return Decision(checked, language, hits, confidence, action == "abstain", query, action, options)
+
+    @property
+    def band(self) -> Band:
+        """Answer / clarify / abstain thresholds (`chatbot.stages.clarify`): the settings where
+        given, else the band calibrated when the index was built; with clarification off, or
+        no band calibrated, the plain answer threshold."""
+        settings = self.settings
+        answer = self.answer_threshold
+        if not settings.clarify:
+            return Band(answer, answer, 0.0)
+        calibrated = self.retriever.snapshot().manifest.clarify or {}
+        if settings.answer_threshold is None and calibrated.get("answer") is not None:
+            answer = max(answer, calibrated["answer"])  # the band answers at its own, stricter line
+        clarify = settings.clarify_threshold if settings.clarify_threshold is not None else calibrated.get("clarify", answer)
+        margin = settings.clarify_margin if settings.clarify_margin is not None else calibrated.get("margin", 0.0)
+        return Band(answer, min(clarify, answer), margin)
 
     @property
     def answer_threshold(self) -> float:
@@ -154,17 +176,18 @@ class ChatEngine:
         return FALLBACK_THRESHOLD if calibrated is None else calibrated
 
     def respond(self, conversation_id: str | None, text: str,
-                history: list[ChatMessage] | None = None) -> Reply:
-        """Answer one turn; returns the logged `Reply`. `history`: as in `stream`."""
+                history: list[ChatMessage] | None = None, choice: str | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`, `choice`: as in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text, history):
+        for event in self.stream(conversation_id, text, history, choice=choice):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
         return reply
 
     def stream(self, conversation_id: str | None, text: str,
-               history: list[ChatMessage] | None = None, new_id: str | None = None) -> Iterator[str | Reply]:
+               history: list[ChatMessage] | None = None, new_id: str | None = None,
+               choice: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) once it has passed the grounding check (or the extractive
         answer that replaced it), then the finished, logged `Reply`.
 
@@ -177,6 +200,12 @@ class ChatEngine:
         Any text is answered: a lone surrogate or NUL is logged as U+FFFD (the store's
         boundary) and never reaches the answer. Raises `InvalidConversation` and the database
         errors of `chatbot.errors` at the first `next()`, before anything is yielded.
+
+        Before retrieval, small talk is answered briefly and a request for a person (or a yes to
+        the offer of one) hands the conversation off (`chatbot.stages.smalltalk`). `choice`
+        answers the conversation's last clarification: an entry id among its options (answered
+        from that entry, and stored as the customer's label of the clarified question), or
+        "none" (a human is offered); any other value is `InvalidInput`.
         """
         settings = self.settings
         clock = _Clock()
@@ -190,26 +219,42 @@ class ChatEngine:
             conversation_id = self.store.ensure_conversation(conversation_id, self.channel)
         clock.lap("session")
 
+        supplied = history is not None
         if history is None:
             history = [] if fresh else self.store.history(conversation_id, settings.history_turns)
         else:
             history = self.screen_history(history)
+        if choice is not None:
+            yield from self._chosen(conversation_id, text, choice, history, clock)
+            return
+        move = conversation_move(text, self._offered_human(conversation_id, fresh, supplied, history))
+        if move is not None:
+            yield from self._canned(conversation_id, text, *move, clock, fresh)
+            return
         decision = self.decide(text, clock, history=history)
         checked, language, hits = decision.checked, decision.language, decision.hits
         kb_version = self.retriever.kb_version
-        if decision.abstained:
-            kind = checked.problem or "abstain"
+        if decision.abstained or decision.action == "clarify":
+            kind = checked.problem or decision.action or "abstain"
             answer = canned_reply(kind, language, checked.detail)
             yield answer
-            reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
-                          "guard" if checked.problem else "abstain", kb_version, clock.timings,
-                          rejected=checked.problem, query=decision.query or checked.text, hits=hits)
+            reply = Reply(conversation_id, answer, kind != "clarify", language, [], round(decision.confidence, 4),
+                          "guard" if checked.problem else kind, kb_version, clock.timings,
+                          rejected=checked.problem, query=decision.query or checked.text, hits=hits,
+                          action="clarify" if kind == "clarify" else "", options=list(decision.options))
             self._log(conversation_id, text, reply, fresh)
             yield reply
             return
-        confidence = decision.confidence
+        yield from self._answered(conversation_id, text, checked.text, language, hits, decision.confidence,
+                                  history, clock, decision.query, fresh)
 
-        request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens,
+    def _answered(self, conversation_id: str, text: str, question: str, language: str, hits: list[Hit],
+                  confidence: float, history: list[ChatMessage], clock: _Clock, query: str,
+                  fresh: bool) -> Iterator[str | Reply]:
+        """Generate from `hits`, check the grounding, yield the answer and the logged `Reply`."""
+        settings = self.settings
+        kb_version = self.retriever.kb_version
+        request = GenerationRequest(question, language, hits, history, settings.max_new_tokens,
                                     settings.context_window)
         generated, given, failure = self._generate(request)
         clock.lap("generate")
@@ -225,10 +270,62 @@ class ChatEngine:
         clock.lap("ground")
         yield answer  # one piece: only checked text leaves the engine (see the module's docstring)
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, given), round(confidence, 4),
-                      name, kb_version, clock.timings, query=decision.query, hits=hits,
+                      name, kb_version, clock.timings, query=query, hits=hits,
                       grounding=grounding, replaced_answer=replaced)
         self._log(conversation_id, text, reply, fresh)
         yield reply
+
+    def _offered_human(self, conversation_id: str, fresh: bool, supplied: bool,
+                       history: list[ChatMessage]) -> bool:
+        """Whether the bot's previous turn offered a person: the stored turn's decision, or the
+        last assistant message of a caller-supplied history."""
+        if supplied:
+            previous = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+            return offers_human(previous)
+        last = None if fresh else self.store.last_turn(conversation_id)
+        return last is not None and last.decision == "abstain"
+
+    def _canned(self, conversation_id: str, text: str, action: str, kind: str, language: str,
+                clock: _Clock, fresh: bool) -> Iterator[str | Reply]:
+        """A small-talk or hand-off reply (`conversation_move`'s), logged like any turn."""
+        answer = canned_reply(kind, language)
+        yield answer
+        clock.lap("decide")
+        reply = Reply(conversation_id, answer, action == "handoff", language, [], 0.0, action,
+                      self.retriever.kb_version, clock.timings, query=storable(text.strip()), action=action)
+        self._log(conversation_id, text, reply, fresh)
+        yield reply
+
+    def _chosen(self, conversation_id: str, text: str, choice: str, history: list[ChatMessage],
+                clock: _Clock) -> Iterator[str | Reply]:
+        """Answer the customer's choice among the last clarification's options (see `stream`)."""
+        clarified = self.store.last_turn(conversation_id, "clarify")
+        if clarified is None:
+            raise InvalidInput("This conversation has no clarification to choose from: "
+                               "send a message instead of a choice.")
+        if choice != "none" and choice not in clarified.entry_ids:
+            raise InvalidInput(f"The choice {choice[:128]!r} is not an option of this conversation's last "
+                               f"clarification; choose one of {', '.join(clarified.entry_ids)} or 'none'.")
+        language = clarified.language or "en"
+        if choice == "none":
+            answer = canned_reply("none_of_these", language)
+            yield answer
+            reply = Reply(conversation_id, answer, True, language, [], 0.0, "abstain", self.retriever.kb_version,
+                          clock.timings, query=clarified.query, action="abstain")
+            self._log(conversation_id, text.strip() or canned_reply("none_label", language), reply, False)
+            yield reply
+            return
+        entry = self.retriever.snapshot().entries.get(choice)
+        if entry is None:
+            raise InvalidInput(f"The entry {choice!r} is no longer in the knowledge base: ask the question again.")
+        score = clarified.scores[clarified.entry_ids.index(choice)] if clarified.scores else 0.0
+        hits = [Hit(entry, score, entry.question)]
+        for event in self._answered(conversation_id, text.strip() or entry.question, clarified.query or entry.question,
+                                    language, hits, score, history, clock, clarified.query, False):
+            if isinstance(event, Reply):
+                # The customer's choice is a free label of the question that was clarified.
+                self.store.label_turn(clarified.turn_id, choice, labelled_by="customer")
+            yield event
 
     def _generate(self, request: GenerationRequest) -> tuple[str, list[Hit], str]:
         """The generator's whole answer, the hits its prompt gave it, and why it wrote nothing
