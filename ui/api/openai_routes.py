@@ -89,7 +89,8 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         # in a new conversation whose id is issued here so that it can head the (streamed)
         # answer. Its row is written with the turn's log: a turn that fails leaves none behind.
         conversation_id = given or new_conversation_id()
-        events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id)
+        events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id,
+                                        choice=body.choice)
         first = next(events)  # an unknown id or a database down is raised here
         headers = {"X-Conversation-Id": conversation_id}
         prompt_tokens = sum(estimate_tokens(m.text) for m in body.messages)

@@ -42,9 +42,14 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(description="The customer's message.")
+    message: str = Field(description="The customer's message (with a `choice`, may be empty: the chosen "
+                                     "option's question is logged).")
     conversation_id: Annotated[str, AfterValidator(_well_formed)] | None = Field(
         default=None, description="The id a previous answer returned (issued by the server).")
+    choice: str | None = Field(
+        default=None, max_length=128,
+        description="The id of an option of the conversation's last clarification (`action: clarify`), "
+                    "or \"none\" (none of these: a human is offered); other values are a 422.")
 
 
 class Source(BaseModel):
@@ -94,6 +99,6 @@ def api_router(services: "Services") -> APIRouter:
     @router.post("/ask", response_model=AskResponse)
     def ask(request: AskRequest) -> dict:
         """Answer one customer turn; the turn is logged under the returned conversation id."""
-        return reply_to_json(services.engine.respond(request.conversation_id, request.message))
+        return reply_to_json(services.engine.respond(request.conversation_id, request.message, choice=request.choice))
 
     return router
