@@ -24,28 +24,31 @@ import logging
 import time
 import typing
 from dataclasses import dataclass
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from chatbot.conversations.ids import check_turn_key, new_conversation_id
+from chatbot.conversations.retries import answer_from_log
 from chatbot.conversations.store import TurnAlreadyLogged
 from chatbot.errors import InvalidInput
-from chatbot.stages.canned import canned_reply
+from chatbot.stages.canned import canned_reply, offers_human
+from chatbot.stages.clarify import Band, clarify_options, decide_action
+from chatbot.stages.smalltalk import conversation_move
 from chatbot.generators.base import Generator, GeneratorError
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.stages.grounding import GroundingChecker, citation_numbers
 from chatbot.stages.release import Released, SentenceRelease
 from chatbot.stages.guard import GuardResult, check_message
 from chatbot.stages.language import detect_language
-from chatbot.messages import ACTIONS, ChatMessage, Citation, GenerationRequest, Reply
+from chatbot.messages import ChatMessage, Citation, GenerationRequest, Option, Reply
 from chatbot.stages.prompts import PromptBudgetError
 from chatbot.stages.rewrite import follow_up_context
 from chatbot.settings import Settings
-from knowledge_base.entries import Entry
 from knowledge_base.retrieval.retriever import Hit, Retriever
+from knowledge_base.storable import storable
 
 if TYPE_CHECKING:
-    from chatbot.conversations.store import ConversationStore, KeyedTurn
+    from chatbot.conversations.store import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class Decision:
     confidence: float
     abstained: bool
     query: str = ""  # what was retrieved for: the cleaned text, or its standalone rewrite
+    action: str = ""  # "answer" | "clarify" | "abstain" (`chatbot.stages.clarify`); "" when refused
+    options: tuple[Option, ...] = ()  # the choices of a clarification
 
 
 class _Clock:
@@ -106,21 +111,6 @@ def cited_hits(answer: str, hits: list[Hit], with_first: bool = False) -> list[C
     chosen = sorted(numbers | {1} if with_first or not numbers else numbers)
     return [Citation(n, hits[n - 1].entry.id, hits[n - 1].entry.question,
                      round(hits[n - 1].score, 4), hits[n - 1].entry.url) for n in chosen]
-
-
-def logged_reply(turn: "KeyedTurn", entries: Mapping[str, Entry]) -> Reply:
-    """A logged turn as the `Reply` it was: its answer, decision, sources (their questions as
-    the knowledge base has them now) and timings. What a retried turn is answered with."""
-    trace = turn.trace
-    citations = [Citation(n, entry_id, entries[entry_id].question if entry_id in entries else "",
-                          round(float(score), 4), entries[entry_id].url if entry_id in entries else "")
-                 for n, (entry_id, score) in enumerate(zip(trace.entry_ids, trace.scores), start=1)]
-    action = trace.decision if trace.decision in ACTIONS else ""
-    abstained = trace.decision in ("abstain", "rejected", "handoff")
-    return Reply(turn.conversation_id, turn.answer, abstained, trace.language, citations,
-                 citations[0].score if citations else 0.0, trace.generator, trace.kb_version,
-                 dict(trace.timings), rejected="logged" if trace.decision == "rejected" else "",
-                 query=trace.query, action=action, turn_id=trace.id)
 
 
 def grounding_checker(settings: Settings) -> GroundingChecker:
@@ -170,9 +160,26 @@ class ChatEngine:
                                                        settings.lexical_weight, context=context), language)
         clock.lap("retrieve")
         confidence = hits[0].score if hits else 0.0
+        action = decide_action(hits, self.band)
+        options = tuple(clarify_options(hits)) if action == "clarify" else ()
         clock.lap("decide")
-        abstained = not hits or confidence < self.answer_threshold
-        return Decision(checked, language, hits, confidence, abstained, query)
+        return Decision(checked, language, hits, confidence, action == "abstain", query, action, options)
+
+    @property
+    def band(self) -> Band:
+        """Answer / clarify / abstain thresholds (`chatbot.stages.clarify`): the settings where
+        given, else the band calibrated when the index was built; with clarification off, or
+        no band calibrated, the plain answer threshold."""
+        settings = self.settings
+        answer = self.answer_threshold
+        if not settings.clarify:
+            return Band(answer, answer, 0.0)
+        calibrated = self.retriever.snapshot().manifest.clarify or {}
+        if settings.answer_threshold is None and calibrated.get("answer") is not None:
+            answer = max(answer, calibrated["answer"])  # the band answers at its own, stricter line
+        clarify = settings.clarify_threshold if settings.clarify_threshold is not None else calibrated.get("clarify", answer)
+        margin = settings.clarify_margin if settings.clarify_margin is not None else calibrated.get("margin", 0.0)
+        return Band(answer, min(clarify, answer), margin)
 
     @property
     def answer_threshold(self) -> float:
@@ -184,11 +191,12 @@ class ChatEngine:
 
     def respond(self, conversation_id: str | None, text: str,
                 history: list[ChatMessage] | None = None, turn_key: str | None = None,
-                visitor_hash: str | None = None) -> Reply:
-        """Answer one turn; returns the logged `Reply`. `history`, `turn_key`, `visitor_hash`: as
-        in `stream`."""
+                visitor_hash: str | None = None, choice: str | None = None) -> Reply:
+        """Answer one turn; returns the logged `Reply`. `history`, `turn_key`, `visitor_hash`,
+        `choice`: as in `stream`."""
         reply = None
-        for event in self.stream(conversation_id, text, history, turn_key=turn_key, visitor_hash=visitor_hash):
+        for event in self.stream(conversation_id, text, history, turn_key=turn_key, visitor_hash=visitor_hash,
+                                 choice=choice):
             if isinstance(event, Reply):
                 reply = event
         assert reply is not None
@@ -196,7 +204,8 @@ class ChatEngine:
 
     def stream(self, conversation_id: str | None, text: str,
                history: list[ChatMessage] | None = None, new_id: str | None = None,
-               turn_key: str | None = None, visitor_hash: str | None = None) -> Iterator[str | Reply]:
+               turn_key: str | None = None, visitor_hash: str | None = None,
+               choice: str | None = None) -> Iterator[str | Reply]:
         """Yield the answer's text (str) in pieces, each once it has passed the grounding check
         (a generated answer sentence by sentence; see the module's docstring), then the finished,
         logged `Reply`, whose `answer` is the pieces joined.
@@ -217,6 +226,12 @@ class ChatEngine:
         included). Raises `InvalidConversation`, `InvalidInput` (a malformed key, or one used for
         another message or conversation) and the database errors of `chatbot.errors` at the
         first `next()`, before anything is yielded.
+
+        Before retrieval, small talk is answered briefly and a request for a person (or a yes to
+        the offer of one) hands the conversation off (`chatbot.stages.smalltalk`). `choice`
+        answers the conversation's last clarification: an entry id among its options (answered
+        from that entry, and stored as the customer's label of the clarified question), or
+        "none" (a human is offered); any other value is `InvalidInput`.
         """
         settings = self.settings
         clock = _Clock()
@@ -240,25 +255,41 @@ class ChatEngine:
                 return
         clock.lap("session")
 
+        supplied = history is not None
         if history is None:
             history = [] if fresh else self.store.history(conversation_id, settings.history_turns)
         else:
             history = self.screen_history(history)
+        if choice is not None:
+            yield from self._chosen(conversation_id, text, choice, history, clock, turn_key)
+            return
+        move = conversation_move(text, self._offered_human(conversation_id, fresh, supplied, history))
+        if move is not None:
+            yield from self._canned(conversation_id, text, *move, clock, fresh, turn_key, visitor_hash)
+            return
         decision = self.decide(text, clock, history=history)
         checked, language, hits = decision.checked, decision.language, decision.hits
         kb_version = self.retriever.kb_version
-        if decision.abstained:
-            kind = checked.problem or "abstain"
+        if decision.abstained or decision.action == "clarify":
+            kind = checked.problem or decision.action or "abstain"
             answer = canned_reply(kind, language, checked.detail)
             yield answer
-            reply = Reply(conversation_id, answer, True, language, [], round(decision.confidence, 4),
-                          "guard" if checked.problem else "abstain", kb_version, clock.timings,
-                          rejected=checked.problem, query=decision.query or checked.text, hits=hits)
+            reply = Reply(conversation_id, answer, kind != "clarify", language, [], round(decision.confidence, 4),
+                          "guard" if checked.problem else kind, kb_version, clock.timings,
+                          rejected=checked.problem, query=decision.query or checked.text, hits=hits,
+                          action="clarify" if kind == "clarify" else "", options=list(decision.options))
             yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
             return
-        confidence = decision.confidence
+        yield from self._answered(conversation_id, text, checked.text, language, hits, decision.confidence,
+                                  history, clock, decision.query, fresh, turn_key, visitor_hash)
 
-        request = GenerationRequest(checked.text, language, hits, history, settings.max_new_tokens,
+    def _answered(self, conversation_id: str, text: str, question: str, language: str, hits: list[Hit],
+                  confidence: float, history: list[ChatMessage], clock: _Clock, query: str,
+                  fresh: bool, turn_key: str | None, visitor_hash: str | None) -> Iterator[str | Reply]:
+        """Generate from `hits` sentence by sentence, each checked, then the logged `Reply`."""
+        settings = self.settings
+        kb_version = self.retriever.kb_version
+        request = GenerationRequest(question, language, hits, history, settings.max_new_tokens,
                                     settings.context_window)
         best = ExtractiveGenerator().generate(request)
         if isinstance(self.generator, ExtractiveGenerator):  # one piece: the entry's own words
@@ -277,7 +308,7 @@ class ChatEngine:
             name = (fallback if released.answer == best else f"{name}, then {fallback}")[:GENERATOR_NAME_CHARS]
         answer = released.answer
         reply = Reply(conversation_id, answer, False, language, cited_hits(answer, hits, released.fell_back),
-                      round(confidence, 4), name, kb_version, clock.timings, query=decision.query, hits=hits,
+                      round(confidence, 4), name, kb_version, clock.timings, query=query, hits=hits,
                       grounding=released.grounding, replaced_answer=released.replaced)
         yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
 
@@ -308,6 +339,57 @@ class ChatEngine:
             if close is not None:
                 close()  # a failed sentence, or a customer who left: the model stops writing
         return release.result()
+
+    def _offered_human(self, conversation_id: str, fresh: bool, supplied: bool,
+                       history: list[ChatMessage]) -> bool:
+        """Whether the bot's previous turn offered a person: the stored turn's decision, or the
+        last assistant message of a caller-supplied history."""
+        if supplied:
+            previous = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+            return offers_human(previous)
+        last = None if fresh else self.store.last_turn(conversation_id)
+        return last is not None and last.decision == "abstain"
+
+    def _canned(self, conversation_id: str, text: str, action: str, kind: str, language: str,
+                clock: _Clock, fresh: bool, turn_key: str | None, visitor_hash: str | None) -> Iterator[str | Reply]:
+        """A small-talk or hand-off reply (`conversation_move`'s), logged like any turn."""
+        answer = canned_reply(kind, language)
+        yield answer
+        clock.lap("decide")
+        reply = Reply(conversation_id, answer, action == "handoff", language, [], 0.0, action,
+                      self.retriever.kb_version, clock.timings, query=storable(text.strip()), action=action)
+        yield self._log(conversation_id, text, reply, fresh, turn_key, visitor_hash)
+
+    def _chosen(self, conversation_id: str, text: str, choice: str, history: list[ChatMessage],
+                clock: _Clock, turn_key: str | None) -> Iterator[str | Reply]:
+        """Answer the customer's choice among the last clarification's options (see `stream`)."""
+        clarified = self.store.last_turn(conversation_id, "clarify")
+        if clarified is None:
+            raise InvalidInput("This conversation has no clarification to choose from: "
+                               "send a message instead of a choice.")
+        if choice != "none" and choice not in clarified.entry_ids:
+            raise InvalidInput(f"The choice {choice[:128]!r} is not an option of this conversation's last "
+                               f"clarification; choose one of {', '.join(clarified.entry_ids)} or 'none'.")
+        language = clarified.language or "en"
+        if choice == "none":
+            answer = canned_reply("none_of_these", language)
+            yield answer
+            reply = Reply(conversation_id, answer, True, language, [], 0.0, "abstain", self.retriever.kb_version,
+                          clock.timings, query=clarified.query, action="abstain")
+            yield self._log(conversation_id, text.strip() or canned_reply("none_label", language), reply, False,
+                            turn_key, None)
+            return
+        entry = self.retriever.snapshot().entries.get(choice)
+        if entry is None:
+            raise InvalidInput(f"The entry {choice!r} is no longer in the knowledge base: ask the question again.")
+        score = clarified.scores[clarified.entry_ids.index(choice)] if clarified.scores else 0.0
+        hits = [Hit(entry, score, entry.question)]
+        for event in self._answered(conversation_id, text.strip() or entry.question, clarified.query or entry.question,
+                                    language, hits, score, history, clock, clarified.query, False, turn_key, None):
+            if isinstance(event, Reply):
+                # The customer's choice is a free label of the question that was clarified.
+                self.store.label_turn(clarified.turn_id, choice, labelled_by="customer")
+            yield event
 
     def screen_history(self, history: list[ChatMessage]) -> list[ChatMessage]:
         """The last `history_turns` turns of caller-supplied messages: customer and assistant
@@ -354,22 +436,6 @@ class ChatEngine:
 
     def logged_turn(self, turn_key: str, conversation_id: str | None, text: str,
                     visitor_hash: str | None = None) -> Reply | None:
-        """The reply logged under `turn_key` for `text`, rebuilt, or None. `InvalidInput` when
-        the key is malformed (`check_turn_key`) or was used for another message, or in another
-        conversation than `conversation_id` (None: a first turn, whose conversation the client
-        could not know yet). The retry of a conversation's first turn binds the conversation to
-        `visitor_hash` when given: the lost answer carried the visitor's cookie too, so the
-        retry's client holds another token (or the same, and nothing changes); the turn key,
-        known only to the client that sent the turn, is what proves it is that client."""
-        found = self.store.find_turn(check_turn_key(turn_key), self._capped(text))
-        if found is None:
-            return None
-        if conversation_id is not None and found.conversation_id != conversation_id:
-            raise InvalidInput(f"The turn key {turn_key!r} was already used in another conversation: "
-                               "send a new key with each new message.")
-        if conversation_id is None and visitor_hash is not None:
-            if not found.first:
-                raise InvalidInput(f"The turn key {turn_key!r} was used for a later message of a conversation: "
-                                   "send its conversation id with the retry.")
-            self.store.visitors.rebind(found.conversation_id, visitor_hash)
-        return logged_reply(found, self.retriever.snapshot().entries)
+        """The reply logged under `turn_key` for `text`, or None (`chatbot.conversations.retries`)."""
+        return answer_from_log(self.store, self.retriever.snapshot().entries, check_turn_key(turn_key),
+                               conversation_id, self._capped(text), visitor_hash)

@@ -100,7 +100,10 @@ class Services(ConversationServices):
         them higher than it will score new questions)."""
         labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
         quantile = TUNED_QUANTILE if tuned_from(model) else DEFAULT_QUANTILE
-        return CalibrationInputs(self.settings.target_wrong_rate, labelled, quantile)
+        settings = self.settings
+        return CalibrationInputs(settings.target_wrong_rate, labelled, quantile,
+                                 settings.clarify_target_wrong_rate if settings.clarify else None,
+                                 settings.clarify_max_out_of_scope)
 
     def calibrate_index(self, progress: bool = False) -> Manifest:
         """Recalibrate the answer threshold with the current labels and target: the snapshot's

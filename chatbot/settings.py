@@ -69,6 +69,31 @@ class Settings(BaseSettings):
                     "the answered, on leave-one-out phrasings and staff-labelled turns (once there "
                     "are 5 / target of them; fewer: the quantile rule).",
     )
+    clarify: bool = Field(
+        default=True,
+        description="Ask \"Did you mean …?\" with up to three entries when the decision is unsure "
+                    "between them (a calibrated band below the answer threshold); false: answer or abstain.",
+    )
+    clarify_target_wrong_rate: float = Field(
+        default=0.05, gt=0.0, lt=1.0,
+        description="With clarification on, the share of wrong answers among the answered that the "
+                    "answer band (threshold and margin) is calibrated to; unsure questions are clarified.",
+    )
+    clarify_max_out_of_scope: float = Field(
+        default=0.15, ge=0.0, le=1.0,
+        description="Once staff labelled out-of-scope turns, the clarify threshold lets at most this "
+                    "share of them through to a clarification (the rest are abstained on).",
+    )
+    clarify_threshold: float | None = Field(
+        default=None, ge=-1.0, le=1.0,
+        description="Top score below this: abstain; between it and the answer threshold: clarify. "
+                    "Unset: calibrated when the index was built.",
+    )
+    clarify_margin: float | None = Field(
+        default=None, ge=0.0, le=2.0,
+        description="Least lead of the top entry over the next to answer without asking. Unset: "
+                    "calibrated when the index was built.",
+    )
     lexical_weight: float | None = Field(
         default=None, ge=0.0, le=10.0,
         description="BM25's weight in fusion with the dense scores. Unset: scaled to the embedding "

@@ -200,7 +200,9 @@ def index_calibrate() -> None:
 @app.command()
 def ask(text: str = typer.Argument(..., help="The customer's message."),
         conversation: Optional[str] = typer.Option(None, "--conversation", help="Continue this conversation."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        choice: Optional[str] = typer.Option(None, "--choice", help="Answer the last clarification of "
+                                             "--conversation with this option's entry id, or 'none'.")) -> None:
     """Ask the bot one question, as a customer would."""
     from chatbot.errors import DatabaseUnavailable, InvalidConversation, InvalidInput
     from chatbot.messages import reply_to_json
@@ -209,7 +211,7 @@ def ask(text: str = typer.Argument(..., help="The customer's message."),
     if services.index_store.read_manifest() is None:
         services.sync_index(progress=True)
     try:
-        reply = services.engine.respond(conversation, text)
+        reply = services.engine.respond(conversation, text, choice=choice)
     except (InvalidConversation, InvalidInput, DatabaseUnavailable) as exc:
         # Exit 2 for what the caller can change (the id, the text), 3 for the database, as above.
         typer.echo(f"error: {exc}", err=True)
@@ -220,6 +222,8 @@ def ask(text: str = typer.Argument(..., help="The customer's message."),
     typer.echo(reply.answer)
     for citation in reply.citations:
         typer.echo(f"  [{citation.number}] {citation.entry_id}: {citation.question} ({citation.score:.2f})")
+    for option in reply.options:
+        typer.echo(f"  ({option.entry_id}) {option.question}")
     typer.echo(f"(conversation {reply.conversation_id})")
 
 

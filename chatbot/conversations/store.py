@@ -121,7 +121,31 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _decision(reply: Reply) -> str:
-    return "rejected" if reply.rejected else "abstain" if reply.abstained else "answer"
+    """The trace's decision: "rejected", else the reply's action (answer, abstain, clarify,
+    smalltalk, handoff)."""
+    return "rejected" if reply.rejected else reply.kind
+
+
+def _traced_entries(reply: Reply) -> tuple[list[str], list[float]]:
+    """The entries a turn names, with their scores: the sources of an answer, or the options
+    of a clarification (so that the customer's choice can be checked against them)."""
+    if reply.citations:
+        return [c.entry_id for c in reply.citations], [float(c.score) for c in reply.citations]
+    scores = {hit.entry.id: float(hit.score) for hit in reply.hits}
+    return [o.entry_id for o in reply.options], [scores.get(o.entry_id, 0.0) for o in reply.options]
+
+
+@dataclass(frozen=True, slots=True)
+class LastTurn:
+    """The latest turn of a conversation (of one decision, when asked for): what the next turn
+    needs of it (was a human offered? which options did a clarification show?)."""
+
+    turn_id: int
+    decision: str
+    entry_ids: list[str]
+    scores: list[float]
+    query: str
+    language: str
 
 
 def _trace(row: TurnTraceRow) -> TurnTrace:
@@ -169,11 +193,12 @@ def _trace_row(conversation_id: str, user: MessageRow, assistant: MessageRow, re
                now: datetime) -> TurnTraceRow:
     """The trace of a turn, every text in it storable; the query is PII-redacted first."""
     grounding = reply.grounding
+    entry_ids, scores = _traced_entries(reply)
     return TurnTraceRow(
         conversation_id=conversation_id, user_message_id=user.id, assistant_message_id=assistant.id,
         query=storable(redact_pii(reply.query)), language=_fitted("language", reply.language, LANGUAGE_CHARS),
-        decision=_decision(reply), entry_ids=storable_value([c.entry_id for c in reply.citations]),
-        scores=[float(c.score) for c in reply.citations],
+        decision=_decision(reply), entry_ids=storable_value(entry_ids),
+        scores=scores,
         generator=_fitted("generator", reply.generator, GENERATOR_CHARS), kb_version=int(reply.kb_version),
         latency_ms=float(reply.latency_ms),
         timings={storable(name): float(ms) for name, ms in reply.timings_ms.items()}, created_at=now,
@@ -333,6 +358,20 @@ class ConversationStore:
         for question, answer in reversed(rows):
             messages += [ChatMessage("user", question), ChatMessage("assistant", answer)]
         return messages
+
+    @retry_when_busy
+    def last_turn(self, conversation_id: str, decision: str | None = None) -> LastTurn | None:
+        """The conversation's latest turn, or its latest of `decision` ("clarify", ...); None if
+        it has none."""
+        query = select(TurnTraceRow).where(TurnTraceRow.conversation_id == conversation_id)
+        if decision is not None:
+            query = query.where(TurnTraceRow.decision == decision)
+        with self._session() as session:
+            row = session.scalars(query.order_by(TurnTraceRow.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            return LastTurn(row.id, row.decision, list(row.entry_ids or []), [float(x) for x in row.scores or []],
+                            row.query, row.language)
 
     def list_conversations(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
         """Conversations, most recently active first, with their number of turns."""

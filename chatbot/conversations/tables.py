@@ -82,7 +82,8 @@ class TurnTraceRow(Base):
     assistant_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     query: Mapped[str] = mapped_column(Text, default="")  # the cleaned text retrieved for
     language: Mapped[str] = mapped_column(String(LANGUAGE_CHARS), default="")
-    decision: Mapped[str] = mapped_column(String(16))  # "answer" | "abstain" | "rejected"
+    # "answer" | "abstain" | "rejected" | "clarify" | "smalltalk" | "handoff"
+    decision: Mapped[str] = mapped_column(String(16))
     entry_ids: Mapped[list] = mapped_column(JSON, default=list)
     scores: Mapped[list] = mapped_column(JSON, default=list)
     generator: Mapped[str] = mapped_column(String(GENERATOR_CHARS), default="")

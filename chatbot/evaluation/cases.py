@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ABSTAIN = "abstain"  # the label of an abstention, and the expected label of out-of-scope lines
+CLARIFY = "clarify"  # the label of a clarification: neither an answer nor an abstention
 
 
 class TestSetError(ValueError):
@@ -31,6 +32,8 @@ class CaseResult:
     abstained: bool
     latency_ms: float
     top_score: float = 0.0  # the cosine the answer/abstain decision read
+    clarified: bool = False  # the bot asked "Did you mean …?" with `options`
+    options: tuple[str, ...] = ()
 
     @property
     def expected(self) -> str:
@@ -38,13 +41,26 @@ class CaseResult:
 
     @property
     def predicted(self) -> str:
-        """The entry answered with, or "abstain"."""
+        """The entry answered with, "abstain" or "clarify"."""
+        if self.clarified:
+            return CLARIFY
         return ABSTAIN if self.abstained or not self.ranked_ids else self.ranked_ids[0]
+
+    @property
+    def answered(self) -> bool:
+        """Answered with an entry: neither abstained nor clarified."""
+        return self.predicted not in (ABSTAIN, CLARIFY)
 
     @property
     def answered_wrong(self) -> bool:
         """Answered, with another entry than expected (any answer to an out-of-scope line)."""
-        return self.predicted != ABSTAIN and self.predicted != self.expected
+        return self.answered and self.predicted != self.expected
+
+    @property
+    def resolved(self) -> bool:
+        """In scope, and answered with its entry or clarified with its entry among the options."""
+        expected = self.case.expected_id
+        return expected is not None and (self.predicted == expected or (self.clarified and expected in self.options))
 
 
 def load_test_set(path: Path) -> list[Case]:

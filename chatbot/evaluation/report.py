@@ -51,6 +51,8 @@ def format_text(metrics: dict) -> str:
         f"in scope: hit@1 {m['hit@1']:.3f}, hit@{m['k']} {m['hit@k']:.3f}, MRR {m['mrr']:.3f}, "
         f"answered correctly {m['answered_accuracy']:.3f}",
         f"out of scope: abstained {m['abstain_recall']:.3f} (abstain precision {m['abstain_precision']:.3f})",
+        f"clarification: clarified {m['clarify_rate']:.3f} of in scope ({m['out_of_scope_clarify_rate']:.3f} "
+        f"of out of scope); resolved {m['resolved_rate']:.3f} of in scope",
         f"macro precision / recall / F1: {m['macro_precision']:.3f} / {m['macro_recall']:.3f} / {m['macro_f1']:.3f}",
         f"latency per question: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms",
         "",

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from chatbot.engine import ChatEngine, Decision
-from chatbot.evaluation.cases import ABSTAIN, Case, CaseResult, load_test_set
+from chatbot.evaluation.cases import ABSTAIN, CLARIFY, Case, CaseResult, load_test_set
 from chatbot.evaluation.tradeoff import threshold_tradeoff
 
 CONFUSED_PAIRS = 10
@@ -33,7 +33,8 @@ def run_cases(decide: Callable[[str], Decision], cases: list[Case], progress: bo
         decision = decide(case.query)
         elapsed = (time.perf_counter() - start) * 1000
         results.append(CaseResult(case, [h.entry.id for h in decision.hits], decision.abstained, elapsed,
-                                  decision.confidence))
+                                  decision.confidence, decision.action == "clarify",
+                                  tuple(o.entry_id for o in decision.options)))
     return results
 
 
@@ -56,14 +57,18 @@ def compute_metrics(results: list[CaseResult], k: int) -> dict:
         "mrr": round(sum(1 / rank for rank in ranks if rank is not None) / len(in_scope), 4) if in_scope else 0.0,
         "abstain_precision": _share(sum(1 for r in abstentions if r.case.expected_id is None), len(abstentions)),
         "abstain_recall": _share(sum(1 for r in out_scope if r.abstained), len(out_scope)),
-        "answered_accuracy": _share(sum(1 for r, rank in zip(in_scope, ranks) if not r.abstained and rank == 1),
+        "answered_accuracy": _share(sum(1 for r, rank in zip(in_scope, ranks) if r.answered and rank == 1),
                                     len(in_scope)),
         "p50_ms": round(float(np.percentile(latencies, 50)), 3),
         "p95_ms": round(float(np.percentile(latencies, 95)), 3),
         "k": k,
         "in_scope": len(in_scope),
         "out_of_scope": len(out_scope),
-        "in_scope_answer_rate": _share(sum(1 for r in in_scope if not r.abstained), len(in_scope)),
+        "in_scope_answer_rate": _share(sum(1 for r in in_scope if r.answered), len(in_scope)),
+        # With clarification (DESIGN.md): a clarification is neither a hit nor an abstention.
+        "clarify_rate": _share(sum(1 for r in in_scope if r.clarified), len(in_scope)),
+        "resolved_rate": _share(sum(1 for r in in_scope if r.resolved), len(in_scope)),
+        "out_of_scope_clarify_rate": _share(sum(1 for r in out_scope if r.clarified), len(out_scope)),
         **answer_metrics(results),
     }
 
@@ -80,10 +85,10 @@ def answer_metrics(results: list[CaseResult]) -> dict:
     """
     from sklearn.metrics import precision_recall_fscore_support
 
-    answered = [r for r in results if r.predicted != ABSTAIN]
+    answered = [r for r in results if r.answered]
     wrong = sum(1 for r in answered if r.answered_wrong)
     expected, predicted = [r.expected for r in results], [r.predicted for r in results]
-    labels = sorted((set(expected) | set(predicted)) - {ABSTAIN})
+    labels = sorted((set(expected) | set(predicted)) - {ABSTAIN, CLARIFY})
     if labels:
         precision, recall, f1, support = precision_recall_fscore_support(
             expected, predicted, labels=labels, zero_division=0)
@@ -120,8 +125,10 @@ def run_evaluation(engine: ChatEngine, path: Path, k: int = 5,
     rule = "setting" if engine.settings.answer_threshold is not None else calibration.get("rule", "quantile")
     threshold = engine.answer_threshold
     tradeoff = [row.to_dict() for row in threshold_tradeoff(results, threshold)]
+    band = engine.band
     return results, {**compute_metrics(results, k), "answer_threshold": threshold, "threshold_rule": rule,
-                     "threshold_tradeoff": tradeoff}
+                     "threshold_tradeoff": tradeoff, "clarify_threshold": band.clarify,
+                     "clarify_answer_threshold": band.answer, "clarify_margin": band.margin}
 
 
 def evaluate(engine: ChatEngine, path: Path, k: int = 5, progress: bool = False) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 
 from knowledge_base.entries import Entry
 from knowledge_base.retrieval.calibration import Calibration, CalibrationInputs, calibrate
+from knowledge_base.retrieval.clarify_band import ClarifyBand, calibrate_band, calibration_pairs
 from knowledge_base.retrieval.entry_head import EntryHead, fit_entry_head, head_wanted
 from knowledge_base.retrieval.fusion import LEXICAL_WEIGHT_PER_SPREAD, dense_spread
 from knowledge_base.retrieval.lexical import LexicalIndex, entry_documents
@@ -36,6 +37,7 @@ class SnapshotFit:
     calibration: Calibration
     lexical_weight: float
     lexical: LexicalIndex
+    band: ClarifyBand | None = None  # the "Did you mean …?" band; None when not asked for
 
 
 def fit_snapshot(vectors: np.ndarray, vector_entries: Sequence[str], entries: Collection[Entry], *,
@@ -54,9 +56,40 @@ def fit_snapshot(vectors: np.ndarray, vector_entries: Sequence[str], entries: Co
     """
     head = (fit_entry_head(vectors, vector_entries, init=previous_head)
             if head_wanted(entry_head, len(entries), len(vector_entries)) else None)
+    encode = _memoised(encode) if encode is not None else None  # labels are encoded once for both
     calibrated = calibrate(vectors, vector_entries, calibration, encode=encode, head=head)
+    band = _band(vectors, vector_entries, calibration, calibrated, encode, head)
     lexical_weight = round(LEXICAL_WEIGHT_PER_SPREAD * dense_spread(vectors, vector_entries), 4)
     if step is not None:
         step("BM25")
     lexical = LexicalIndex().build(entry_documents(entries))
-    return SnapshotFit(head, calibrated, lexical_weight, lexical)
+    return SnapshotFit(head, calibrated, lexical_weight, lexical, band)
+
+
+def _band(vectors: np.ndarray, vector_entries: Sequence[str], inputs: CalibrationInputs | None,
+          calibrated: Calibration, encode: Callable[[list[str]], np.ndarray] | None,
+          head: EntryHead | None) -> ClarifyBand | None:
+    """The clarification band over the answer threshold just calibrated, on the same pairs."""
+    if inputs is None or inputs.clarify_target is None or calibrated.threshold is None:
+        return None
+    known = set(vector_entries)
+    labelled = [(text, e) for text, e in inputs.labelled if e is None or e in known]
+    label_vectors = list(encode([t for t, _ in labelled])) if labelled and encode is not None else []
+    scores, ranked, truth = calibration_pairs(vectors, vector_entries, head,
+                                              list(zip(label_vectors, [e for _, e in labelled])))
+    return calibrate_band(scores, ranked, truth, calibrated.threshold, inputs.clarify_target,
+                          inputs.max_out_of_scope_clarified)
+
+
+def _memoised(encode: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    """`encode` that remembers its last call (the same labels are encoded for two calibrations)."""
+    last: dict[tuple[str, ...], np.ndarray] = {}
+
+    def encode_once(texts: list[str]) -> np.ndarray:
+        key = tuple(texts)
+        if key not in last:
+            last.clear()
+            last[key] = encode(texts)
+        return last[key]
+
+    return encode_once

@@ -66,6 +66,9 @@ class Manifest:
     calibration: dict | None = None  # knowledge_base.retrieval.calibration.Calibration: rule, expected rates
     entry_head: bool = False  # a classifier head (head.npz) blends into the scores: entry_head.py
     head_weight: float = 0.0
+    # The "Did you mean …?" band (knowledge_base.retrieval.clarify_band.ClarifyBand): answer,
+    # clarify and margin, with what they do on the calibration pairs; None: not calibrated.
+    clarify: dict | None = None
 
     @property
     def spec(self) -> IndexSpec:

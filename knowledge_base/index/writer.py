@@ -229,6 +229,7 @@ class IndexStore:
             index_params=dict(spec.params), tombstones=index.ntotal - len(phrasings), mmap=ann.can_mmap(),
             calibration=asdict(fit.calibration), entry_head=fit.head is not None,
             head_weight=HEAD_WEIGHT if fit.head is not None else 0.0,
+            clarify=fit.band.to_dict() if fit.band is not None else None,
         )
         write_manifest(tmp, manifest)
         os.replace(tmp, self.snapshots_dir / name)

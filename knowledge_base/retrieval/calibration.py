@@ -63,11 +63,16 @@ class CalibrationInputs:
     """What the index build calibrates against beyond the KB: the target wrong-answer rate
     (None: quantile rule only), staff-labelled queries, `(text, expected entry id or None
     for out of scope)`, and the quantile of the quantile rule, which the caller chooses
-    (`TUNED_QUANTILE` for a model tuned on these phrasings, else `DEFAULT_QUANTILE`)."""
+    (`TUNED_QUANTILE` for a model tuned on these phrasings, else `DEFAULT_QUANTILE`).
+    `clarify_target`: the wrong-answer rate the "Did you mean …?" band is calibrated to
+    (`knowledge_base.retrieval.clarify_band`; None: no band), and the most out-of-scope
+    labels it may let through to a clarification."""
 
     target_wrong_rate: float | None = None
     labelled: Sequence[tuple[str, str | None]] = ()
     quantile: float = DEFAULT_QUANTILE
+    clarify_target: float | None = None
+    max_out_of_scope_clarified: float = 0.15
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def create_openai_app(services: "Services", max_body_bytes: int = 64 * 1024) -> 
         else:
             conversation_id = given or new_conversation_id()
             events = services.engine.stream(given or None, text, None if given else history, new_id=conversation_id,
-                                            turn_key=idempotency_key, visitor_hash=bound)
+                                            turn_key=idempotency_key, visitor_hash=bound,
+                                            choice=body.choice)
         first = next(events)  # an unknown id or a database down is raised here
         headers = {"X-Conversation-Id": conversation_id}
         prompt_tokens = sum(estimate_tokens(m.text) for m in body.messages)

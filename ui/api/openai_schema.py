@@ -67,6 +67,9 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, max_length=256)
+    # The bot's extra field: the chosen option of the conversation's last clarification (see
+    # `POST /api/ask`'s `choice`); it needs the conversation (`X-Conversation-Id` or `user`).
+    choice: str | None = Field(default=None, max_length=128)
 
 
 class TurnError(ValueError):

@@ -54,9 +54,14 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(description="The customer's message.")
+    message: str = Field(description="The customer's message (with a `choice`, may be empty: the chosen "
+                                     "option's question is logged).")
     conversation_id: Annotated[str, AfterValidator(_well_formed)] | None = Field(
         default=None, description="The id a previous answer returned (issued by the server).")
+    choice: str | None = Field(
+        default=None, max_length=128,
+        description="The id of an option of the conversation's last clarification (`action: clarify`), "
+                    "or \"none\" (none of these: a human is offered); other values are a 422.")
 
 
 class Source(BaseModel):
@@ -115,6 +120,7 @@ def api_router(services: "Services") -> APIRouter:
             services.conversation_for_visitor(body.conversation_id, token)
         issued = None if token else new_visitor_token()
         reply = services.engine.respond(body.conversation_id, body.message, turn_key=idempotency_key,
+                                        choice=body.choice,
                                         visitor_hash=visitor_hash(token or issued))
         if issued:  # set with the answer only: a refused request leaves no token behind
             set_visitor_cookie(response, issued, request)
