@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -52,73 +51,19 @@ from chatbot.conversations.labels import (
 )
 from knowledge_base.db_models import utcnow
 from knowledge_base.storable import length_problem, storable, storable_value
-
-@dataclass(frozen=True, slots=True)
-class ConversationSummary:
-    id: str
-    channel: str
-    language: str
-    created_at: datetime
-    updated_at: datetime
-    turns: int
-
-
-@dataclass(frozen=True, slots=True)
-class TurnTrace:
-    id: int
-    query: str
-    language: str
-    decision: str
-    entry_ids: list[str]
-    scores: list[float]
-    generator: str
-    kb_version: int
-    latency_ms: float
-    timings: dict[str, float]
-    created_at: datetime
-    grounded: bool | None = None  # None: nothing generated; False: `replaced_answer` was replaced
-    grounding_reasons: list[str] = field(default_factory=list)
-    replaced_answer: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class KeyedTurn:
-    """A logged turn found by its turn key: what a retry of it is answered with."""
-
-    conversation_id: str
-    question: str  # as logged (PII redacted)
-    answer: str
-    trace: TurnTrace
-    first: bool  # the first turn of its conversation (the one that started it)
-
-
-class TurnAlreadyLogged(Exception):
-    """`log_turn` found its turn key taken: another attempt of the same turn was logged first
-    (two attempts in flight at once). Not an error for the customer: answer from `find_turn`."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A logged message; `trace` is that of the turn it belongs to (shared by user and assistant)."""
-
-    id: int
-    role: str
-    content: str
-    created_at: datetime
-    trace: TurnTrace | None
-    author: str = ""  # "customer" | "bot" | "staff:<name>" (chatbot.conversations.handoff)
-
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    conversation: ConversationSummary
-    messages: list[StoredMessage]  # oldest first
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
+# The records the store hands out, in a module of their own (re-exported: callers import them here).
+from chatbot.conversations.records import (  # noqa: F401
+    ConversationSummary,
+    KeyedTurn,
+    LastTurn,
+    StoredMessage,
+    Transcript,
+    TurnAlreadyLogged,
+    TurnTrace,
+    as_utc,
+    summary_of,
+    trace_of,
+)
 
 def _decision(reply: Reply) -> str:
     """The trace's decision: "rejected", else the reply's action (answer, abstain, clarify,
@@ -133,36 +78,6 @@ def _traced_entries(reply: Reply) -> tuple[list[str], list[float]]:
         return [c.entry_id for c in reply.citations], [float(c.score) for c in reply.citations]
     scores = {hit.entry.id: float(hit.score) for hit in reply.hits}
     return [o.entry_id for o in reply.options], [scores.get(o.entry_id, 0.0) for o in reply.options]
-
-
-@dataclass(frozen=True, slots=True)
-class LastTurn:
-    """The latest turn of a conversation (of one decision, when asked for): what the next turn
-    needs of it (was a human offered? which options did a clarification show?)."""
-
-    turn_id: int
-    decision: str
-    entry_ids: list[str]
-    scores: list[float]
-    query: str
-    language: str
-
-
-def _trace(row: TurnTraceRow) -> TurnTrace:
-    return TurnTrace(
-        id=row.id, query=row.query, language=row.language, decision=row.decision,
-        entry_ids=list(row.entry_ids or []), scores=list(row.scores or []), generator=row.generator,
-        kb_version=row.kb_version, latency_ms=row.latency_ms, timings=dict(row.timings or {}),
-        created_at=_aware(row.created_at), grounded=row.grounded,
-        grounding_reasons=list(row.grounding_reasons or []), replaced_answer=row.replaced_answer or "",
-    )
-
-
-def _summary(row: ConversationRow, turns: int) -> ConversationSummary:
-    return ConversationSummary(
-        id=row.id, channel=row.channel, language=row.language,
-        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at), turns=turns,
-    )
 
 
 def _turn_counts() -> Subquery:
@@ -332,7 +247,7 @@ class ConversationStore:
         with self._session() as session:
             first = session.scalar(select(func.min(TurnTraceRow.id))
                                    .where(TurnTraceRow.conversation_id == trace.conversation_id))
-        return KeyedTurn(trace.conversation_id, question, answer, _trace(trace), first == trace.id)
+        return KeyedTurn(trace.conversation_id, question, answer, trace_of(trace), first == trace.id)
 
     @retry_when_busy
     def history(self, conversation_id: str, limit_turns: int) -> list[ChatMessage]:
@@ -384,7 +299,7 @@ class ConversationStore:
             .offset(offset)
         )
         with self._session() as session:
-            return [_summary(row, turns) for row, turns in session.execute(query).all()]
+            return [summary_of(row, turns) for row, turns in session.execute(query).all()]
 
     def get_transcript(self, conversation_id: str) -> Transcript | None:
         """Every message of a conversation with its turn's trace, oldest first; None if unknown."""
@@ -397,17 +312,17 @@ class ConversationStore:
             ).all()
             by_message: dict[int, TurnTrace] = {}
             for row in traces:
-                by_message[row.user_message_id] = by_message[row.assistant_message_id] = _trace(row)
+                by_message[row.user_message_id] = by_message[row.assistant_message_id] = trace_of(row)
             rows = session.scalars(
                 select(MessageRow)
                 .where(MessageRow.conversation_id == conversation_id)
                 .order_by(MessageRow.id)
             ).all()
             messages = [
-                StoredMessage(m.id, m.role, m.content, _aware(m.created_at), by_message.get(m.id), m.author)
+                StoredMessage(m.id, m.role, m.content, as_utc(m.created_at), by_message.get(m.id), m.author)
                 for m in rows
             ]
-            return Transcript(_summary(conversation, len(traces)), messages)
+            return Transcript(summary_of(conversation, len(traces)), messages)
 
     def count_turns(self) -> int:
         """How many turns are logged, over all conversations."""
@@ -474,7 +389,7 @@ class ConversationStore:
             for trace, question, label in session.execute(query).all():
                 cited, scores = list(trace.entry_ids or []), list(trace.scores or [])
                 turns.append(LoggedTurn(
-                    trace.id, trace.conversation_id, _aware(trace.created_at), question, trace.decision,
+                    trace.id, trace.conversation_id, as_utc(trace.created_at), question, trace.decision,
                     cited[0] if cited else None, float(scores[0]) if scores else None,
                     label_of(label) if label is not None else None,
                 ))
