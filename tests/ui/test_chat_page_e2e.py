@@ -45,7 +45,8 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     with module_home(tmp_path_factory.mktemp("chat-page")) as home:
-        yield services_with_faq(home, FAQ, warm=True)
+        # Six entries are too few to calibrate a clarify band: the margin is set, as a site may.
+        yield services_with_faq(home, FAQ, warm=True, clarify_margin=0.15)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +106,11 @@ def test_a_customer_conversation_end_to_end(size: str, browser, server_url: str,
     page.wait_for_selector("#chat-window", timeout=WAIT_MS)
     # An empty chat greets the customer and suggests questions.
     page.get_by_text("Hi! I'm the Brightmart assistant", exact=False).wait_for(timeout=WAIT_MS)
-    assert page.get_by_text("How long does shipping take?").count() >= 1
     chat.shot("greeting")
+    questions = ["How long does shipping take?", "How do I return an item?", "Which payment methods do you accept?",
+                 "How do I check my gift card balance?", "Do gift cards expire?", "What is the <b>markup</b> test?"]
+    suggested = [q for q in questions if page.get_by_text(q, exact=True).count()]
+    assert len(suggested) == 4, suggested  # the most asked entries; a new shop's first ones
 
     chat.say("hello")
     assert "couldn't find" not in chat.last_bot_text()
@@ -116,7 +120,7 @@ def test_a_customer_conversation_end_to_end(size: str, browser, server_url: str,
     assert "3-5 business days" in answer and "Sources" in answer and "How long does shipping take?" in answer
 
     # A question between two entries: "Did you mean…?" with options as buttons.
-    chat.say("gift card")
+    chat.say("gift cards")
     assert "Did you mean" in chat.last_bot_text()
     option = page.get_by_role("button", name="Do gift cards expire?")
     option.wait_for(timeout=WAIT_MS)
@@ -128,7 +132,7 @@ def test_a_customer_conversation_end_to_end(size: str, browser, server_url: str,
     assert "Gift cards never expire." in chat.last_bot_text()
 
     # Thumbs down on that answer, with a comment.
-    chat.bot_messages().last.locator("button[aria-label='Dislike']").click()
+    page.locator("#chat-window button[aria-label='Dislike']").last.click()
     comment = page.get_by_placeholder("What was wrong? (optional)")
     comment.wait_for(timeout=WAIT_MS)
     comment.fill("I wanted to know about store credit")
@@ -149,8 +153,9 @@ def test_a_customer_conversation_end_to_end(size: str, browser, server_url: str,
     # Markup typed by the customer and markup in an entry stay text.
     chat.say(XSS_MESSAGE)
     chat.say("What is the markup test?")
-    assert "Markup stays text." in chat.last_bot_text()
+    assert "Markup stays text." in chat.last_bot_text() and "<script>" in chat.last_bot_text()
     assert page.evaluate("window.__xss") is None
+    assert page.locator("#chat-window img, #chat-window script").count() == 0  # shown as text, not drawn
 
     # A person: the conversation waits; a staff reply appears without a reload.
     chat.say("I want to talk to a human")

@@ -75,7 +75,14 @@ def render_reply(reply: Reply) -> str:
     clarification's options are buttons (`reply_options`), not text.
     """
     footer = sources_footer(reply.citations, reply.language)
-    return f"{reply.answer}\n\n{footer}" if footer else reply.answer
+    answer = answer_text(reply.answer)
+    return f"{answer}\n\n{footer}" if footer else answer
+
+
+def answer_text(answer: str) -> str:
+    """The bot's answer for display: its Markdown kept (entries may use it), raw HTML shown as
+    text (an entry or a model's `<img onerror=…>` is neither run nor drawn)."""
+    return html.escape(answer, quote=False)
 
 
 def reply_options(reply: Reply) -> list[dict[str, str]]:
@@ -108,4 +115,4 @@ def feed_message(message: "FeedMessage", language: str) -> dict[str, Any]:
         name = escape_markdown(message.name or "")
         return stamped({"role": "assistant", "content": f"**{name}**\n\n{escape_markdown(message.text)}"},
                        message.time)
-    return stamped({"role": "assistant", "content": message.text}, message.time)
+    return stamped({"role": "assistant", "content": answer_text(message.text)}, message.time)
