@@ -1,12 +1,14 @@
-"""Make docs/chat.png: the demo chat page after one exchange (for the README).
+"""Make the README's pictures of the chat page on the demo knowledge base: docs/chat.png (desktop,
+an answer with its source), docs/chat_phone_zh.png (a phone in Chinese), docs/chat_clarify.png
+(a "Did you mean…?") and docs/chat_handoff.png (a hand-off and a staff reply that arrived
+without a reload).
 
-Needs a Chromium binary and the `playwright` package (not a project dependency):
+Needs Debian's chromium and the `playwright` package (a test dependency; no `playwright install`):
 
-    apt-get install -y chromium && pip install playwright      # no `playwright install` needed
-    python docs/chat_screenshot.py [--question TEXT] [--out docs/chat.png]
+    python docs/chat_screenshot.py [--out-dir docs]
 
 It serves the demo knowledge base with the extractive generator from a temporary CHATBOT_HOME on
-a free localhost port, asks one question in the real page, and captures the window.
+a free localhost port and uses the real page as a customer would.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ui.server import create_app
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _serve(home: Path) -> tuple[uvicorn.Server, str]:
+def _serve(home: Path) -> tuple[uvicorn.Server, str, object]:
     services = build_services(Settings(home=home, generator="extractive"))
     services.import_files([DEMO_KB])
     services.warm_up()
@@ -39,44 +41,60 @@ def _serve(home: Path) -> tuple[uvicorn.Server, str]:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}/"
+    return server, f"http://127.0.0.1:{port}/", services
 
 
-def capture(url: str, question: str, out: Path, chromium: str) -> None:
+def _ask(page, text: str) -> None:
+    before = page.locator("#chat-window .bot-row").count()
+    box = page.locator("#chat-input textarea")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_function("n => document.querySelectorAll('#chat-window .bot-row').length > n",
+                           arg=before, timeout=30_000)
+    page.wait_for_timeout(800)
+
+
+def capture(url: str, out_dir: Path, chromium: str, services) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(url, wait_until="domcontentloaded")  # fonts from the web never load offline
-        box = page.get_by_placeholder("Type your question…")
-        box.wait_for(timeout=60_000)
-        box.fill(question)
-        page.get_by_role("button", name="Send", exact=True).click()
-        page.get_by_text("Sources:").first.wait_for(timeout=30_000)
-        page.evaluate("document.fonts.ready.then(() => true)")
-        page.wait_for_timeout(1500)  # let the bubble finish its layout
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out))
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        shots = [("chat.png", (1200, 860), "en-US", ["hi", "How long will my package take to arrive?"]),
+                 ("chat_phone_zh.png", (390, 844), "zh-CN", ["你好", "我的订单什么时候到？"]),
+                 ("chat_clarify.png", (1200, 860), "en-US", ["I have a problem with my order"]),
+                 ("chat_handoff.png", (390, 844), "en-US", ["Can I change my delivery address?",
+                                                            "I want to talk to a human"])]
+        for name, (width, height), locale, turns in shots:
+            context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+            page = context.new_page()
+            page.goto(url, wait_until="domcontentloaded")
+            page.wait_for_selector("#chat-window", timeout=60_000)
+            page.wait_for_timeout(1500)
+            for text in turns:
+                _ask(page, text)
+            if name == "chat_handoff.png":
+                token = next(c["value"] for c in context.cookies() if c["name"] == "chatbot_visitor")
+                conversation = services.latest_conversation_for_visitor(token)
+                services.staff_reply(conversation, "Maria", "Hi, I'm Maria from support. Which order is it?")
+                page.get_by_text("Maria from support", exact=False).wait_for(timeout=30_000)
+                page.wait_for_timeout(800)
+            page.screenshot(path=str(out_dir / name))
+            context.close()
         browser.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--question", default="How long will my package take to arrive?")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "chat.png")
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server, url = _serve(Path(tmp) / "home")
+        server, url, services = _serve(Path(tmp) / "home")
         try:
-            capture(url, args.question, args.out, args.chromium)
+            capture(url, args.out_dir, args.chromium, services)
         finally:
             server.should_exit = True
-    print(f"wrote {args.out}")
+    print(f"wrote the chat pictures to {args.out_dir}")
 
 
 if __name__ == "__main__":

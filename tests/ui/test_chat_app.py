@@ -4,7 +4,6 @@ browser: tests/ui/test_chat_page_e2e.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr

@@ -8,7 +8,6 @@ hand-off turn through the store, exactly as the engine will log its `Reply(actio
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
