@@ -7,6 +7,7 @@ Nothing here loads a model: `warm_up()` does, and the server calls it at start-u
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
 from chatbot.errors import DatabaseUnavailable
+from chatbot.messages import Citation
 from chatbot.engine import ChatEngine
 from chatbot.generators.base import Generator
 from chatbot.generators.batching import BatchingOptions
@@ -199,6 +201,17 @@ class Services(ConversationServices):
         except IndexNotBuilt:
             return []
         return suggested_questions(self.conversations, entries, language, limit)
+
+    def citations_of(self, entry_ids: Sequence[str]) -> list[Citation]:
+        """The entries `entry_ids` as an answer's citations (numbered from 1, their questions and
+        urls as the knowledge base has them now; ids no longer in it are left out). For showing a
+        logged answer's sources again."""
+        try:
+            entries = self.retriever.snapshot().entries
+        except IndexNotBuilt:
+            return []
+        return [Citation(n, i, entries[i].question, 0.0, entries[i].url)
+                for n, i in enumerate((i for i in entry_ids if i in entries), start=1)]
 
     def health(self) -> "Health":
         """Whether the bot can answer: the database is reachable and an index is built."""

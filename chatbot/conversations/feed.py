@@ -48,6 +48,7 @@ class FeedMessage:
     text: str
     time: datetime
     turn_id: int | None = None  # a bot answer's turn, for feedback
+    sources: tuple[str, ...] = ()  # the entries a bot answer cited (ids), for its "Sources" line
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class ConversationFeed:
         `InvalidConversation` for an unknown id."""
         check_conversation_id(conversation_id)
         query = (
-            select(MessageRow, TurnTraceRow.id)
+            select(MessageRow, TurnTraceRow.id, TurnTraceRow.decision, TurnTraceRow.entry_ids)
             .outerjoin(TurnTraceRow, TurnTraceRow.assistant_message_id == MessageRow.id)
             .where(MessageRow.conversation_id == conversation_id, MessageRow.id > after)
             .order_by(MessageRow.id)
@@ -100,8 +101,10 @@ class ConversationFeed:
             row = session.get(ConversationRow, conversation_id)
             if row is None:
                 raise InvalidConversation(unknown_message(conversation_id))
-            messages = [FeedMessage(m.id, *author_parts(m.author), m.role, m.content, aware(m.created_at), turn)
-                        for m, turn in session.execute(query).all()]
+            # A clarification's entry ids are its options, not sources.
+            messages = [FeedMessage(m.id, *author_parts(m.author), m.role, m.content, aware(m.created_at), turn,
+                                    tuple(cited or ()) if decision == "answer" else ())
+                        for m, turn, decision, cited in session.execute(query).all()]
             waited = (now or utcnow()) - aware(row.waiting_since) if row.waiting_since else None
             offer = row.state == WAITING and waited is not None and waited >= timedelta(seconds=timeout_s)
             return Feed(row.id, row.state, row.held_by, messages[-1].id if messages else after, offer,

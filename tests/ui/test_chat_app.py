@@ -76,6 +76,7 @@ def test_a_reload_shows_the_visitors_conversation_again(services: Services) -> N
     assert loaded_id == conversation_id and language == "zh" and cursor > 0
     shown = [text_of(m) for m in chatbot.value]
     assert len(shown) == 2 and "How long does shipping take?" in shown[0] and "3-5 business days" in shown[1]
+    assert "Sources: \\[1\\]" in shown[1] or "来源: \\[1\\]" in shown[1]  # its sources, as when it was answered
     assert turns == {"1": services.conversations.count_turns()}
     header, textbox, send = loaded[6:9]  # the page's words in the visitor's language
     assert words("zh").online in header and textbox.placeholder == words("zh").input_placeholder

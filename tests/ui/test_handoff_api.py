@@ -84,6 +84,8 @@ def test_handoff_staff_reply_reaches_the_page_and_the_bot_stays_quiet_until_rele
     assert feed["state"] == "waiting" and feed["held_by"] is None and feed["contact_offer"] is False
     assert [(m["author"], m["role"]) for m in feed["messages"]] == [("customer", "user"), ("bot", "assistant")] * 2
     assert feed["messages"][1]["turn_id"] == answered["turn_id"] and feed["messages"][1]["text"] == answered["answer"]
+    assert [s["id"] for s in feed["messages"][1]["sources"]] == [s["id"] for s in answered["sources"]]
+    assert feed["messages"][0]["sources"] == []  # the customer's message cites nothing
     assert feed["cursor"] == feed["messages"][-1]["id"]
     assert cid in [w.id for w in services.waiting_conversations()]
 

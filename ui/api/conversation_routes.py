@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from chatbot.services import Services
 
 
+class CitedEntry(BaseModel):
+    id: str
+    question: str
+    score: float
+
+
 class FeedMessage(BaseModel):
     id: int = Field(description="The message's id: send it as `after` to get the messages after it.")
     author: str = Field(description="customer | bot | staff")
@@ -35,6 +41,8 @@ class FeedMessage(BaseModel):
     text: str
     time: str = Field(description="When it was written, ISO 8601 in UTC.")
     turn_id: int | None = Field(description="A bot answer's turn, for POST /api/feedback.")
+    sources: list[CitedEntry] = Field(description="The entries a bot answer cited, as in /api/ask's `sources` "
+                                              "(score 0: not kept).")
 
 
 class FeedResponse(BaseModel):
@@ -75,13 +83,15 @@ class FeedbackResponse(BaseModel):
     comment: str
 
 
-def feed_to_json(feed: "Feed") -> dict:
-    """The `FeedResponse` object of a `Feed`."""
+def feed_to_json(feed: "Feed", services: "Services") -> dict:
+    """The `FeedResponse` object of a `Feed`, a bot answer's sources named by `services`."""
     return {
         "conversation_id": feed.conversation_id, "state": feed.state, "held_by": feed.held_by,
         "cursor": feed.cursor, "contact_offer": feed.contact_offer, "contact_left": feed.contact_left,
         "messages": [{"id": m.id, "author": m.author, "name": m.name, "role": m.role, "text": m.text,
-                      "time": m.time.isoformat(), "turn_id": m.turn_id} for m in feed.messages],
+                      "time": m.time.isoformat(), "turn_id": m.turn_id,
+                      "sources": [{"id": c.entry_id, "question": c.question, "score": 0.0}
+                                  for c in services.citations_of(m.sources)]} for m in feed.messages],
     }
 
 
@@ -96,7 +106,7 @@ def conversation_router(services: "Services") -> APIRouter:
         the returned cursor), its state and whether to offer a contact email."""
         feed = services.messages_for_visitor(conversation_id, presented_token(request), after)
         response.headers["Cache-Control"] = "no-store"  # a poll must reach the server every time
-        return feed_to_json(feed)
+        return feed_to_json(feed, services)
 
     @router.post("/conversations/{conversation_id}/contact", response_model=ContactResponse)
     def contact(conversation_id: str, body: ContactRequest, request: Request) -> dict:

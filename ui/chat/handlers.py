@@ -80,7 +80,7 @@ class ChatHandlers:
         for message in feed.messages:
             if message.turn_id is not None and message.role == "assistant":
                 turns[str(len(history))] = message.turn_id
-            history.append(feed_message(message, language))
+            history.append(feed_message(message, language, self.services.citations_of(message.sources)))
         waiting = feed.state in ("waiting", "human")
         chat = gr.Chatbot(value=history, placeholder=said.greeting,
                           examples=[{"text": q} for q in self.services.suggested_questions(language)])

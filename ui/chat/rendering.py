@@ -106,13 +106,16 @@ def stamped(message: dict[str, Any], moment: datetime | None = None) -> dict[str
     return {**message, "content": f"{message['content']}\n\n{timestamp(moment)}"}
 
 
-def feed_message(message: "FeedMessage", language: str) -> dict[str, Any]:
+def feed_message(message: "FeedMessage", language: str, citations: list[Citation] | None = None) -> dict[str, Any]:
     """A logged message (`chatbot.conversations.feed`) as the chat shows it: the customer's text
-    literal, a staff member's literal and signed with their name, the bot's as it answered."""
+    literal, a staff member's literal and signed with their name, the bot's as it answered, with
+    the `citations` of its sources."""
     if message.role == "user":
         return stamped({"role": "user", "content": customer_text(message.text)}, message.time)
     if message.author == "staff":
         name = escape_markdown(message.name or "")
         return stamped({"role": "assistant", "content": f"**{name}**\n\n{escape_markdown(message.text)}"},
                        message.time)
-    return stamped({"role": "assistant", "content": answer_text(message.text)}, message.time)
+    footer = sources_footer(citations or [], language)
+    text = answer_text(message.text)
+    return stamped({"role": "assistant", "content": f"{text}\n\n{footer}" if footer else text}, message.time)
