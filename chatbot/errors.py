@@ -82,3 +82,8 @@ class TooManyAttempts(ChatbotError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Forbidden(ChatbotError):
+    """A signed-in staff member asked for what their role may not do, or a state-changing request
+    came without its session's CSRF token."""
