@@ -137,7 +137,8 @@ def staff_routes(app: FastAPI) -> list[tuple[str, str, str | None, str]]:
         dependant = getattr(context.original_route, "dependant", None)
         roles = [getattr(d.call, "required_role") for d in (dependant.dependencies if dependant else [])
                  if hasattr(d.call, "required_role")]
-        doc = (getattr(context.endpoint, "__doc__", None) or "").strip().split("\n")[0]
+        # The docstring's first paragraph, on one line.
+        doc = " ".join((getattr(context.endpoint, "__doc__", None) or "").strip().split("\n\n")[0].split())
         for method in sorted(context.methods or ()):
             if method != "HEAD":
                 found.append((method, path, roles[0] if roles else None, doc))

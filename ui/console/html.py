@@ -23,6 +23,8 @@ header{background:#1f2937;color:#f9fafb;padding:12px 24px;display:flex;align-ite
 header h1{font-size:17px;margin:0;font-weight:600;flex:1}
 header form{margin:0}
 main{max-width:880px;margin:32px auto;padding:0 20px}
+@media (max-width:600px){main{margin:16px auto;padding:0 10px}.card{padding:18px 16px}header{padding:10px 14px}
+header h1{font-size:15px}.narrow{margin:24px auto}}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:24px 28px;margin-bottom:20px}
 .narrow{max-width:400px;margin:72px auto}
 h2{font-size:20px;margin:0 0 12px}
@@ -32,7 +34,9 @@ button{margin-top:18px;padding:9px 18px;border:0;border-radius:6px;background:#2
 header button{margin:0;background:#374151}
 .error{background:#fef2f2;border:1px solid #fecaca;color:#991b1b;padding:10px 12px;border-radius:6px;margin-bottom:8px}
 .muted{color:#6b7280;font-size:13px}
+.scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
+td code{overflow-wrap:break-word}
 td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
 code{background:#f3f4f6;padding:1px 5px;border-radius:4px;font-size:13px}
 .role{display:inline-block;background:#dbeafe;color:#1e40af;border-radius:999px;padding:1px 10px;font-size:13px}

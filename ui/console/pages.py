@@ -31,7 +31,7 @@ EXPIRED_FORM = "The sign-in form had expired. Please sign in again."
 
 
 def _login_form(request: Request, next_path: str, message: str = "", status: int = 200,
-                headers: dict[str, str] | None = None) -> Response:
+                headers: dict[str, str] | None = None, name: str = "") -> Response:
     error = f'<div class="error" role="alert">{esc(message)}</div>' if message else ""
     token = secrets.token_urlsafe(32)  # the form's double-submit CSRF token (auth.set_login_cookie)
     body = (f'<div class="card narrow"><h2>Sign in</h2>{error}'
@@ -39,9 +39,9 @@ def _login_form(request: Request, next_path: str, message: str = "", status: int
             f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(token)}">'
             f'<input type="hidden" name="next" value="{esc(next_path)}">'
             '<label for="name">Name</label><input type="text" id="name" name="name" autocomplete="username" '
-            'required autofocus>'
+            f'value="{esc(name)}" required{"" if name else " autofocus"}>'
             '<label for="password">Password</label><input type="password" id="password" name="password" '
-            'autocomplete="current-password" required>'
+            f'autocomplete="current-password" required{" autofocus" if name else ""}>'
             '<button type="submit">Sign in</button></form>'
             '<p class="muted">No account yet? An operator creates one with '
             '<code>chatbot user add NAME --role admin|editor|viewer</code>.</p></div>')
@@ -50,11 +50,16 @@ def _login_form(request: Request, next_path: str, message: str = "", status: int
     return response
 
 
+def _breakable(path: str) -> str:
+    # A long path may wrap after a slash on a phone, not in the middle of a word.
+    return esc(path).replace("/", "/<wbr>")
+
+
 def _landing(request: Request, services: "Services", session: "StaffSession") -> Response:
     user = session.user
     entries = services.find_entries(limit=0).total
     waiting = len(services.waiting_conversations())
-    rows = "".join(f"<tr><td><code>{esc(m)}</code></td><td><code>{esc(p)}</code></td><td>{esc(s)}</td></tr>"
+    rows = "".join(f"<tr><td><code>{esc(m)}</code></td><td><code>{_breakable(p)}</code></td><td>{esc(s)}</td></tr>"
                    for m, p, needed, s in staff_routes(request.app)
                    if p.startswith("/api/") and (needed is None or role_allows(user.role, needed)))
     sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
@@ -69,8 +74,8 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
             '<p class="muted">The editor pages come next; until then, the staff API below does every '
             'change (documented in <a href="/openapi.json">/openapi.json</a>). '
             '<a href="/">Open the customer chat</a>.</p></div>'
-            f'<div class="card"><h2>Staff API for your role</h2><table><tr><th>Method</th><th>Path</th>'
-            f'<th>What it does</th></tr>{rows}</table></div>')
+            f'<div class="card"><h2>Staff API for your role</h2><div class="scroll"><table><tr><th>Method</th><th>Path</th>'
+            f'<th>What it does</th></tr>{rows}</table></div></div>')
     return page("Staff console", body, header=header)
 
 
@@ -96,9 +101,9 @@ def console_pages(services: "Services") -> APIRouter:
             session = services.sign_in(name, password, address)
         except TooManyAttempts as error:
             return _login_form(request, target, str(error), status=429,
-                               headers={"Retry-After": str(error.retry_after_s)})
+                               headers={"Retry-After": str(error.retry_after_s)}, name=name[:64])
         except LoginRefused as error:
-            return _login_form(request, target, str(error), status=401)
+            return _login_form(request, target, str(error), status=401, name=name[:64])
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
         set_session_cookie(response, request, session, services.settings.staff_session_ttl_s)
         response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH, httponly=True, samesite="strict")
