@@ -57,3 +57,33 @@ class DatabaseBusy(DatabaseUnavailable):
 
     public_message = "The service is busy right now. Please try again in a few seconds."
     RETRY_AFTER_S = 2
+
+
+class UnknownItem(ChatbotError):
+    """A thing a staff request names does not exist: an entry id, a staff account's name."""
+
+
+class Conflict(ChatbotError):
+    """A staff request that contradicts what is stored: an id or name already taken, the last
+    admin removed."""
+
+
+class LoginRefused(ChatbotError):
+    """A sign-in whose name or password is wrong (the message never says which), or a request
+    that needs a signed-in staff member and has no live session."""
+
+    public_message = "Sign in failed: the name or the password is wrong."
+
+
+class TooManyAttempts(ChatbotError):
+    """Too many failed sign-ins for one account or from one address in the window; `retry_after_s`
+    says when the next attempt is counted again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Forbidden(ChatbotError):
+    """A signed-in staff member asked for what their role may not do, or a state-changing request
+    came without its session's CSRF token."""

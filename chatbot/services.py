@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
+from chatbot.knowledge_services import KnowledgeServices
+from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -62,7 +64,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices):
+class Services(ConversationServices, KnowledgeServices, StaffServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -72,6 +74,7 @@ class Services(ConversationServices):
     generator: Generator
     conversations: ConversationStore
     engine: ChatEngine
+    staff: StaffDesk
 
     @property
     def embedder(self) -> Embedder:
@@ -264,7 +267,7 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)
     engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)
     return Services(settings, database, repository, index_store, embedders, retriever, generator,
-                    conversations, engine)
+                    conversations, engine, StaffDesk.for_settings(database, settings))
 
 
 @dataclass(frozen=True)

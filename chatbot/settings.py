@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         description="Seconds a customer waits for a human before the page offers to leave an email "
                     "instead (the messages feed's `contact_offer`).",
     )
+    staff_session_ttl_s: int = Field(default=8 * 3600, ge=1, le=30 * 86_400,
+                                     description="Seconds a staff member stays signed in to the console.")
+    staff_login_attempts: int = Field(default=5, ge=1, le=1000,
+                                      description="Failed sign-ins per staff account in the window before "
+                                                  "its sign-ins are refused until the window moves on.")
+    staff_login_address_attempts: int = Field(default=20, ge=1, le=10_000,
+                                              description="Failed sign-ins per client address in the window.")
+    staff_login_window_s: int = Field(default=900, ge=1, le=86_400,
+                                      description="The window, in seconds, in which failed sign-ins count.")
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 

@@ -17,6 +17,7 @@ import typer
 
 from chatbot.settings import Settings, load_settings
 from ui.conversations_cli import conversations_app
+from ui.users_cli import users_app
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(logs_app, name="logs")
 # Defined in its own module (this one is near its size limit), handed this module's helpers.
 app.add_typer(conversations_app(lambda: _services(), lambda: _database_failures()), name="conversations")
+app.add_typer(users_app(lambda: _services(), lambda: _database_failures()), name="user")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -74,10 +76,15 @@ def _database_failures() -> Iterator[None]:
 @app.command()
 def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on."),
           port: Optional[int] = typer.Option(None, help="Port to listen on.")) -> None:
-    """Serve the customer chat at /, the HTTP API under /api and the OpenAI-compatible API under /v1."""
+    """Serve the customer chat at /, the HTTP API under /api, the OpenAI-compatible API under /v1
+    and the staff console at /admin."""
     from ui.server import run_server
 
     services = _services(channel="web", host=host, port=port)
+    with _database_failures():
+        hint = services.first_admin_hint()
+    if hint:  # there is no default account: say how to make the first one
+        typer.echo(hint, err=True)
     run_server(services, services.settings.host, services.settings.port)
 
 

@@ -1,5 +1,6 @@
 """The web server: assembles the HTTP API under /api (`ui.api.routes`), the OpenAI-compatible API
-under /v1 (`ui.api.openai_routes`) and the customer chat page at /, and runs it.
+under /v1 (`ui.api.openai_routes`), the staff console at /admin and its API under /api/admin
+(`ui.console`) and the customer chat page at /, and runs it.
 
     >>> app = create_app(build_services(load_settings()))   # a FastAPI app; uvicorn serves it
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
@@ -28,6 +29,8 @@ from ui.chat.app import DEFAULT_TITLE, build_chat_app
 from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
+from ui.console.api_routes import staff_api_router
+from ui.console.pages import add_console_handlers, console_pages
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -44,6 +47,9 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     """
     app = FastAPI(title=title, summary="Customer-service chatbot API", **docs_options(api_docs))
     app.include_router(api_router(services))
+    app.include_router(staff_api_router(services))  # the staff API, /api/admin (ui.console)
+    app.include_router(console_pages(services))  # the staff console's pages, /admin
+    add_console_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
                                                  error_body=lambda message: error_json(message, code="request_too_large")),

@@ -9,6 +9,11 @@ one code; /api renders it as `{"detail": message}`, /v1 in OpenAI's error shape:
 | InvalidInput (cannot be stored, over a limit) | 422 | invalid_input |
 | DatabaseBusy (locked, out of connections; retried first) | 503 + Retry-After | database_busy |
 | DatabaseUnavailable (cannot be reached) | 503 | database_unavailable |
+| UnknownItem (a staff request's entry or account) | 404 | not_found |
+| Conflict (a taken id or name, the last admin) | 409 | conflict |
+| LoginRefused (wrong name or password; no live session) | 401 | login_refused |
+| Forbidden (the role may not; no CSRF token) | 403 | forbidden |
+| TooManyAttempts (failed sign-ins) | 429 + Retry-After | too_many_attempts |
 
 Anything else is a 500 that says the error is logged, with the `error_id` that the log gives its
 traceback (code `internal_error`), unless it is a database driver's error that escaped a store:
@@ -34,7 +39,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatbot.conversations.database import typed_database_error
-from chatbot.errors import ChatbotError, DatabaseBusy, DatabaseUnavailable, InvalidConversation, InvalidInput
+from chatbot.errors import (ChatbotError, Conflict, DatabaseBusy, DatabaseUnavailable, Forbidden, InvalidConversation,
+                            InvalidInput, LoginRefused, TooManyAttempts, UnknownItem)
 from ui.api.internal_errors import INTERNAL_ERROR, UNEXPECTED, internal_error_body, logged_error_id, mark_answered
 from ui.api.openai_schema import error_json
 
@@ -45,6 +51,11 @@ _MAPPING: list[tuple[type[ChatbotError], int, str]] = [
     (InvalidInput, 422, "invalid_input"),
     (DatabaseBusy, 503, "database_busy"),
     (DatabaseUnavailable, 503, "database_unavailable"),
+    (UnknownItem, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (LoginRefused, 401, "login_refused"),
+    (Forbidden, 403, "forbidden"),
+    (TooManyAttempts, 429, "too_many_attempts"),
 ]
 
 
@@ -73,6 +84,8 @@ def error_answer(error: BaseException) -> ErrorAnswer:
                 log.error("%s: %s", type(typed).__name__, typed)
             mark_answered(error)
             headers = {"Retry-After": str(DatabaseBusy.RETRY_AFTER_S)} if code == "database_busy" else {}
+            if isinstance(typed, TooManyAttempts):
+                headers = {"Retry-After": str(typed.retry_after_s)}
             return ErrorAnswer(status, typed.customer_message, code, headers)
     return ErrorAnswer(500, UNEXPECTED, INTERNAL_ERROR, error_id=logged_error_id(error))
 

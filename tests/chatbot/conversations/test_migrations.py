@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from chatbot.conversations.store import ConversationStore  # registers every conversation table
+from chatbot.staff.accounts import StaffAccounts  # registers the staff tables
 from chatbot.conversations.database import (
     alembic_config,
     check_database,
@@ -26,7 +27,8 @@ from chatbot.messages import Reply
 from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
-TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback"}
+TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
+          "staff_users", "staff_sessions"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -152,6 +154,27 @@ def test_handoff_migration_gives_old_rows_authors_and_states_both_ways(database_
         assert not columns & {"state", "held_by", "waiting_since", "visitor_hash", "contact_email"}
         assert "author" not in {c["name"] for c in inspect(engine).get_columns("messages")}
         assert _count(engine, "turn_traces") == 1 and _count(engine, "messages") == 3
+    finally:
+        engine.dispose()
+
+
+def test_staff_migration_adds_accounts_and_sessions_both_ways(database_url: str) -> None:
+    """0005 -> 0006 on a logged turn: accounts and sessions can be stored, and removing an account
+    cascades to its sessions; back to 0005 drops both tables and keeps the turn."""
+    upgrade_database(database_url, "0005")
+    engine = create_db_engine(database_url)
+    try:
+        _log_turn_by_sql(engine)
+        upgrade_database(database_url, "0006")
+        user = StaffAccounts(engine).add("alice", "editor", "a long passphrase")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, "
+                                    "expires_at) VALUES ('h', :u, 'c', :now, :now)"), {"u": user.id, "now": NOW})
+            connection.execute(text("DELETE FROM staff_users"))
+        assert _count(engine, "staff_sessions") == 0  # cascaded
+        downgrade_database(database_url, "0005")
+        assert not _tables(database_url) & {"staff_users", "staff_sessions"}
+        assert _count(engine, "turn_traces") == 1
     finally:
         engine.dispose()
 

@@ -1,0 +1,11 @@
+"""Staff: the accounts and roles of the people who run the bot (services, no HTTP).
+
+    accounts.py      StaffAccounts: add, list, remove, check a password (argon2 via pwdlib)
+    sessions.py      StaffSessions: a signed-in browser's session, its CSRF token, its expiry
+    login_limits.py  LoginLimiter: failed sign-ins counted per account and per address
+    roles.py         viewer < editor < admin
+    tables.py        staff_users, staff_sessions
+    services.py      StaffServices, mixed into `chatbot.services.Services`
+
+The console (ui/console) and the CLI (`chatbot user …`) call `StaffServices` only.
+"""

@@ -1,0 +1,11 @@
+"""The staff console at /admin and the staff API under /api/admin (DESIGN.md "Packages and layout").
+
+    auth.py        the session cookie, `require_role(...)` (one dependency for every staff route), CSRF
+    pages.py       /admin/login, /admin/logout, /admin (plain HTML forms, no external resources)
+    html.py        the pages' shared frame and headers
+    api_routes.py  /api/admin/*: entries, hit test, conversations, accounts (each one service call)
+    schemas.py     the staff API's request and response bodies
+
+Every route checks the role on the server; anonymous API calls get a 401, pages a redirect to
+the sign-in form; a state-changing request needs its session's CSRF token.
+"""

@@ -1,0 +1,127 @@
+"""The staff API's request and response bodies (documented in /openapi.json)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class SessionResponse(BaseModel):
+    """Who is signed in, and the CSRF token every state-changing request must send back in the
+    `X-CSRF-Token` header."""
+
+    name: str
+    role: str = Field(description="viewer | editor | admin")
+    csrf_token: str
+    expires_at: str = Field(description="When the session ends, ISO 8601 in UTC.")
+
+
+class EntryFields(BaseModel):
+    """An entry's content (DESIGN.md's import fields); `id` comes from the path or `EntryCreate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    answer: str
+    alternates: list[str] = Field(default_factory=list, description="Other phrasings of the question.")
+    category: str = ""
+    language: str = Field(default="", description="e.g. en, zh; empty: detected from the text")
+    tags: list[str] = Field(default_factory=list)
+    url: str = ""
+
+
+class EntryCreate(EntryFields):
+    id: str = Field(description="1-128 of letters, digits, '_', '-', '.', ':'.")
+
+
+class EntryResponse(EntryCreate):
+    version: int = Field(description="The KB version at which the entry last changed.")
+    updated_at: str | None
+
+
+class EntryPageResponse(BaseModel):
+    total: int = Field(description="How many entries match the filters.")
+    entries: list[EntryResponse]
+
+
+class HitTestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="A customer's question, in any language.")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Entries to rank; default: the setting.")
+
+
+class HitTestHit(BaseModel):
+    id: str
+    question: str
+    score: float
+    phrasing: str = Field(description="The question or alternate that matched best.")
+    language: str
+    category: str
+
+
+class HitTestOption(BaseModel):
+    id: str
+    question: str
+
+
+class Thresholds(BaseModel):
+    answer: float = Field(description="Top score at or above this (with the margin): answer.")
+    clarify: float = Field(description="Top score at or above this: clarify; below: abstain.")
+    margin: float = Field(description="Least lead of the top entry over the next to answer without asking.")
+
+
+class HitTestResponse(BaseModel):
+    """What the engine would do with the question; no turn is logged."""
+
+    text: str
+    language: str
+    query: str = Field(description="The text retrieved for (a follow-up's rewrite).")
+    action: str = Field(description="answer | clarify | abstain | refused (by the input guard)")
+    refused: str = Field(description="The guard's reason when refused (empty, too_long, injection, ...).")
+    thresholds: Thresholds
+    hits: list[HitTestHit]
+    options: list[HitTestOption] = Field(description="A clarification's choices.")
+
+
+class WaitingConversationResponse(BaseModel):
+    id: str
+    waiting_since: str
+    waited_s: float
+    channel: str
+    language: str
+    last_message: str
+    contact_email: str | None
+
+
+class StaffReplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The message to the customer, sent as the signed-in staff member.")
+
+
+class ConversationStateResponse(BaseModel):
+    conversation_id: str
+    state: str = Field(description="bot | waiting | human")
+    held_by: str | None
+    message_id: int | None = Field(default=None, description="The reply's message id, for a reply.")
+
+
+class StaffUserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: str = Field(description="admin | editor | viewer")
+    password: str = Field(description="At least 10 characters.")
+
+
+class StaffUserResponse(BaseModel):
+    name: str
+    role: str
+    created_at: str
