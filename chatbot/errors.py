@@ -57,3 +57,11 @@ class DatabaseBusy(DatabaseUnavailable):
 
     public_message = "The service is busy right now. Please try again in a few seconds."
     RETRY_AFTER_S = 2
+
+
+class SiteRefused(ChatbotError):
+    """A widget request the site's key does not allow: an unknown or removed key, an origin that
+    is not among the site's, or a widget session that is missing, forged or expired. The message
+    says which, and is safe to show (it names no secret)."""
+
+    public_message = "This chat is not available on this site."

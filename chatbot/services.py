@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
+from chatbot.site_services import SiteServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -60,7 +61,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices):
+class Services(ConversationServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
