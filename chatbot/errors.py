@@ -65,3 +65,14 @@ class SiteRefused(ChatbotError):
     says which, and is safe to show (it names no secret)."""
 
     public_message = "This chat is not available on this site."
+
+
+class RateLimited(ChatbotError):
+    """Too many requests of one visitor, address or site within a rate limit's window; HTTP
+    front doors answer 429 with `Retry-After: retry_after_s`."""
+
+    public_message = "You are sending messages too quickly. Please wait a moment and try again."
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,5 +1,6 @@
 """The web server: assembles the HTTP API under /api (`ui.api.routes`), the OpenAI-compatible API
-under /v1 (`ui.api.openai_routes`) and the customer chat page at /, and runs it.
+under /v1 (`ui.api.openai_routes`), the chat widget (`ui.widget.routes`) and the customer chat page
+at /, and runs it.
 
     >>> app = create_app(build_services(load_settings()))   # a FastAPI app; uvicorn serves it
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.routing import Mount
 
 from ui.api.errors import ContentLengthLimit, add_api_error_handlers, api_error_body, openai_error_body
@@ -28,6 +29,9 @@ from ui.chat.app import DEFAULT_TITLE, build_chat_app
 from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
+from ui.widget.access import widget_guard
+from ui.widget.rate_limits import WidgetLimits
+from ui.widget.routes import widget_router
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -43,7 +47,10 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     unexpected one as a JSON 500 in its own shape, with the error id of the logged traceback.
     """
     app = FastAPI(title=title, summary="Customer-service chatbot API", **docs_options(api_docs))
-    app.include_router(api_router(services))
+    # Requests of the widget (an X-Site-Key header) are checked before any /api route runs.
+    guard = widget_guard(services, WidgetLimits.from_settings(services.settings))
+    app.include_router(api_router(services), dependencies=[Depends(guard)])
+    app.include_router(widget_router(services))  # /widget.js and the page it frames
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
                                                  error_body=lambda message: error_json(message, code="request_too_large")),
