@@ -22,17 +22,29 @@
     crypto.getRandomValues(bytes);
     return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
-  function remember(name, value) { if (store) { try { store.setItem(prefix + name, value); } catch (e) {} } }
-  function recall(name) { return store ? store.getItem(prefix + name) : null; }
-  var token = recall("visitor");
-  if (!/^[A-Za-z0-9_-]{32,128}$/.test(token || "")) { token = newToken(); remember("visitor", token); }
+  // Where the browser refuses storage to a cross-site frame (third-party storage blocked, as in
+  // private windows), the embedding page keeps the values for it in its own storage (widget.js).
+  var hosted = {};
+  function remember(name, value) {
+    if (store) { try { return store.setItem(prefix + name, value); } catch (e) {} }
+    hosted[name] = value;
+    toParent({ type: "remember", name: name, value: value });
+  }
+  function recall(name) { return store ? store.getItem(prefix + name) : (hosted[name] || null); }
+  var token = null;
+  function visitorToken() {
+    token = recall("visitor");
+    if (!/^[A-Za-z0-9_-]{32,128}$/.test(token || "")) { token = newToken(); remember("visitor", token); }
+  }
 
   // -- talking to the embedding page (widget.js) ------------------------------------------------
   function toParent(message) { if (window.parent !== window && cfg.origin) window.parent.postMessage(message, cfg.origin); }
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || event.origin !== cfg.origin) return;
     var message = event.data || {};
-    if (message.type === "visibility") {
+    if (message.type === "storage" && message.values && typeof message.values === "object") {
+      Object.keys(message.values).forEach(function (k) { if (typeof message.values[k] === "string") hosted[k] = message.values[k]; });
+    } else if (message.type === "visibility") {
       state.open = !!message.open;
       if (state.open) { state.unread = 0; toParent({ type: "unread", count: 0 }); input.focus(); }
       if (!state.started) setTimeout(start, 30);  // an identify queued behind it arrives first
@@ -149,10 +161,9 @@
   function thumbsOf(box, turnId, language) {
     var said = words(language);
     var row = el("div", "thumbs");
-    [["up", "\uD83D\uDC4D", said.helpful], ["down", "\uD83D\uDC4E", said.not_helpful]].forEach(function (t) {
-      var button = el("button", "thumb " + t[0], t[1]);
+    [["up", said.helpful], ["down", said.not_helpful]].forEach(function (t) {
+      var button = el("button", "thumb " + t[0]);  // the icon is the style's: no emoji font needed
       button.type = "button";
-      button.setAttribute("aria-label", t[2]);
       button.addEventListener("click", function () {
         row.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
         button.classList.add("chosen");
@@ -167,6 +178,8 @@
         row.appendChild(form);
         text.focus();
       });
+      button.setAttribute("aria-label", t[1]);
+      button.title = t[1];
       row.appendChild(button);
     });
     box.appendChild(row);
@@ -181,6 +194,7 @@
     sourcesOf(box, reply);
     if (reply.action === "clarify" && reply.options && reply.options.length) optionsOf(box, reply);
     if (reply.turn_id && (reply.action === "answer" || reply.action === "")) thumbsOf(box, reply.turn_id, reply.language);
+    scroll();
   }
   function contactForm() {
     if (state.contactShown) return;
@@ -220,6 +234,8 @@
     if (text.length > cfg.max_message_chars) return showNotice(W.too_long.replace("{n}", cfg.max_message_chars));
     showNotice("");
     state.busy = true;
+    var chips = document.querySelector(".chips");
+    if (chips) chips.remove();  // suggestions are for an empty chat
     bubble("customer", text);
     input.value = "";
     typing(true);
@@ -234,7 +250,7 @@
     }, function (error) { typing(false); failed(error); }).then(function () { state.busy = false; });
   }
   function conversationSlot() { return state.identity ? "conversation:" + state.identity.user_id : "conversation"; }
-  function forget() { state.conversation = null; state.cursor = 0; if (store) store.removeItem(prefix + conversationSlot()); }
+  function forget() { state.conversation = null; state.cursor = 0; remember(conversationSlot(), ""); }
   function showFeed(feed, initial) {
     state.cursor = feed.cursor;
     state.state = feed.state;
@@ -271,6 +287,7 @@
   function start() {
     if (state.started) return;
     state.started = true;
+    visitorToken();
     var saved = recall(conversationSlot());
     var opening = saved ? load(saved) : Promise.reject(null);
     opening.catch(function () {

@@ -1,5 +1,5 @@
 /* Support chat embed: <script src="https://HOST/widget.js" data-site-key="KEY" async></script>
- * Adds a floating bubble (inside a closed Shadow DOM: no style leaks either way) that opens the
+ * Adds a floating bubble (inside a Shadow DOM: no style leaks either way) that opens the
  * chat, framed from HOST. Data attributes: data-site-key, data-color, data-title, data-greeting,
  * data-position (left|right), data-language (en|zh), data-open, data-user-id + data-user-signature.
  * API: SupportChat.open(), .close(), .toggle(), .identify({user_id, signature, name, email}).
@@ -28,7 +28,8 @@
   host.style.setProperty("z-index", "2147483000", "important");
   host.style.setProperty("bottom", "0", "important");
   host.style.setProperty(side, "0", "important");
-  var root = host.attachShadow({ mode: "closed" });
+  // Open: the page's own scripts (and tests) may look in; styles are isolated either way.
+  var root = host.attachShadow({ mode: "open" });
 
   var css = ":host{all:initial}" +
     "*{box-sizing:border-box}" +
@@ -44,8 +45,15 @@
     ".panel[hidden]{display:none}iframe{border:0;width:100%;height:100%;display:block}" +
     "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}" +
     ".open .bubble{display:none}}";
-  var style = document.createElement("style");
-  style.textContent = css;
+  var style = null;
+  try {  // a constructed sheet: allowed even by a host page's CSP without 'unsafe-inline'
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    style = document.createElement("style");
+    style.textContent = css;
+  }
   var wrap = document.createElement("div");
   var panel = document.createElement("div");
   panel.className = "panel";
@@ -68,8 +76,26 @@
   bubble.appendChild(badge);
   wrap.appendChild(panel);
   wrap.appendChild(bubble);
-  root.appendChild(style);
+  if (style) root.appendChild(style);
   root.appendChild(wrap);
+
+  // The frame's values (its visitor token, its conversation) when the browser refuses storage to
+  // a cross-site frame: kept in this page's storage under the site key, handed back on each load.
+  var prefix = "supportchat:" + (data.siteKey || "") + ":";
+  function pageStore() { try { return window.localStorage; } catch (e) { return null; } }
+  function storedValues() {
+    var values = {}, store = pageStore();
+    for (var i = 0; store && i < store.length; i++) {
+      var key = store.key(i);
+      if (key.indexOf(prefix) === 0) values[key.slice(prefix.length)] = store.getItem(key);
+    }
+    return values;
+  }
+  function keep(name, value) {
+    var store = pageStore();
+    if (!store || typeof name !== "string" || name.length > 300 || typeof value !== "string" || value.length > 200) return;
+    try { if (value) store.setItem(prefix + name, value); else store.removeItem(prefix + name); } catch (e) {}
+  }
 
   function post(message) {
     if (!ready) { queue.push(message); return; }
@@ -94,10 +120,13 @@
     var message = event.data || {};
     if (message.type === "ready") {
       ready = true;
+      frame.contentWindow.postMessage({ type: "storage", values: storedValues() }, hostOrigin);
       frame.contentWindow.postMessage({ type: "visibility", open: opened }, hostOrigin);
       queue.splice(0).forEach(post);
     } else if (message.type === "unread" && typeof message.count === "number") {
       showUnread(message.count);
+    } else if (message.type === "remember") {
+      keep(message.name, message.value);
     } else if (message.type === "close") {
       setOpen(false);
     }
