@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.handoff import aware
 from chatbot.conversations.tables import SITE_KEY_CHARS, ConversationRow
 from chatbot.errors import InvalidInput
 from chatbot.sites.rules import new_site_key, new_site_secret, normalise_origin
@@ -56,7 +57,7 @@ class Site:
 
 
 def _site(row: SiteRow) -> Site:
-    return Site(row.key, row.name, tuple(row.origins), row.created_at, row.secret)
+    return Site(row.key, row.name, tuple(row.origins), aware(row.created_at), row.secret)  # SQLite drops the zone
 
 
 def check_origins(origins: list[str]) -> tuple[str, ...]:

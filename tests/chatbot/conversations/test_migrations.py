@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from chatbot.conversations.store import ConversationStore  # registers every conversation table
+from chatbot.sites.store import SiteStore  # registers the sites table
 from chatbot.conversations.database import (
     alembic_config,
     check_database,
@@ -26,7 +27,8 @@ from chatbot.messages import Reply
 from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
-TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback"}
+TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
+          "sites"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -137,7 +139,7 @@ def test_handoff_migration_gives_old_rows_authors_and_states_both_ways(database_
     engine = create_db_engine(database_url)
     try:
         turn = _log_turn_by_sql(engine)
-        upgrade_database(database_url, "0005")
+        upgrade_database(database_url)  # through 0005 (the ORM reads later columns too)
         store = ConversationStore(engine)
         transcript = store.get_transcript("c1")
         assert [m.author for m in transcript.messages] == ["customer", "bot"]
@@ -152,6 +154,25 @@ def test_handoff_migration_gives_old_rows_authors_and_states_both_ways(database_
         assert not columns & {"state", "held_by", "waiting_since", "visitor_hash", "contact_email"}
         assert "author" not in {c["name"] for c in inspect(engine).get_columns("messages")}
         assert _count(engine, "turn_traces") == 1 and _count(engine, "messages") == 3
+    finally:
+        engine.dispose()
+
+
+def test_sites_migration_keeps_conversations_both_ways(database_url: str) -> None:
+    """head -> 0005 -> head on a conversation the widget started: down drops the sites and the
+    conversation's site key, never the conversation; up again starts with no site."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        store, sites = ConversationStore(engine), SiteStore(engine)
+        cid = store.start_conversation("web")
+        store.log_turn(cid, "hi", Reply(cid, "Hello!", False, "en", [], 0.0, "smalltalk", 1))
+        sites.tag_conversation(cid, sites.add(["https://shop.example"], "Shop").key)
+        downgrade_database(database_url, "0005")
+        assert "sites" not in _tables(database_url) and "site_key" not in _columns(database_url, "conversations")
+        assert _count(engine, "conversations") == 1 and _count(engine, "turn_traces") == 1
+        upgrade_database(database_url)
+        assert sites.list() == [] and store.get_transcript(cid).messages
     finally:
         engine.dispose()
 
