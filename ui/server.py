@@ -30,7 +30,6 @@ from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
 from ui.widget.access import widget_guard
-from ui.widget.rate_limits import WidgetLimits
 from ui.widget.routes import widget_router
 
 if TYPE_CHECKING:
@@ -48,8 +47,7 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     """
     app = FastAPI(title=title, summary="Customer-service chatbot API", **docs_options(api_docs))
     # Requests of the widget (an X-Site-Key header) are checked before any /api route runs.
-    guard = widget_guard(services, WidgetLimits.from_settings(services.settings))
-    app.include_router(api_router(services), dependencies=[Depends(guard)])
+    app.include_router(api_router(services), dependencies=[Depends(widget_guard(services))])
     app.include_router(widget_router(services))  # /widget.js and the page it frames
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",

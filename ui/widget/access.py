@@ -13,7 +13,7 @@ longer allowed, or an `Origin` header that is neither the framed page's nor one 
 a 403 (`SiteRefused`). A valid identity replaces the visitor token by the identity's; an invalid
 one is ignored. Writes (POST) pass the rate limits (`ui.widget.rate_limits`): a 429 otherwise.
 
-    >>> app.include_router(api_router(services), dependencies=[Depends(widget_guard(services, limits))])
+    >>> app.include_router(api_router(services), dependencies=[Depends(widget_guard(services))])
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ def widget_access(request: Request) -> "WidgetAccess | None":
     return getattr(request.state, "widget", None)
 
 
-def widget_guard(services: "Services", limits: WidgetLimits) -> Callable[[Request], None]:
+def widget_guard(services: "Services", limits: WidgetLimits | None = None) -> Callable[[Request], None]:
     """A FastAPI dependency for the /api routes: the checks above, for requests with `X-Site-Key`;
-    other requests pass untouched."""
+    other requests pass untouched. `limits`: by default from the settings, made at the first
+    widget request (an app that never serves the widget needs none)."""
+    made: list[WidgetLimits] = [limits] if limits is not None else []
 
     def guard(request: Request) -> None:
         key = request.headers.get(SITE_HEADER)
@@ -66,6 +68,8 @@ def widget_guard(services: "Services", limits: WidgetLimits) -> Callable[[Reques
             token = identity or request.headers.get("X-Visitor-Token")
             address = request.client.host if request.client else "unknown"
             visitor = visitor_hash(token) if is_visitor_token(token) else f"address:{address}"
-            limits.hit(visitor=visitor, address=address, site=access.site.key)
+            if not made:
+                made.append(WidgetLimits.from_settings(services.settings))
+            made[0].hit(visitor=visitor, address=address, site=access.site.key)
 
     return guard

@@ -46,7 +46,8 @@
       Object.keys(message.values).forEach(function (k) { if (typeof message.values[k] === "string") hosted[k] = message.values[k]; });
     } else if (message.type === "visibility") {
       state.open = !!message.open;
-      if (state.open) { state.unread = 0; toParent({ type: "unread", count: 0 }); input.focus(); }
+      // A hidden frame has no height to scroll by: show the latest messages once it is opened.
+      if (state.open) { state.unread = 0; toParent({ type: "unread", count: 0 }); input.focus(); scroll(); }
       if (!state.started) setTimeout(start, 30);  // an identify queued behind it arrives first
     } else if (message.type === "identify" && typeof message.user_id === "string") {
       var changed = !state.identity || state.identity.user_id !== message.user_id;
