@@ -84,6 +84,25 @@ class TooManyAttempts(ChatbotError):
         self.retry_after_s = retry_after_s
 
 
+class SiteRefused(ChatbotError):
+    """A widget request the site's key does not allow: an unknown or removed key, an origin that
+    is not among the site's, or a widget session that is missing, forged or expired. The message
+    says which, and is safe to show (it names no secret)."""
+
+    public_message = "This chat is not available on this site."
+
+
+class RateLimited(ChatbotError):
+    """Too many requests of one visitor, address or site within a rate limit's window; HTTP
+    front doors answer 429 with `Retry-After: retry_after_s`."""
+
+    public_message = "You are sending messages too quickly. Please wait a moment and try again."
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Forbidden(ChatbotError):
     """A signed-in staff member asked for what their role may not do, or a state-changing request
     came without its session's CSRF token."""

@@ -18,6 +18,7 @@ import knowledge_base
 from chatbot.conversation_services import ConversationServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.staff.services import StaffDesk, StaffServices
+from chatbot.site_services import SiteServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -64,7 +65,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices):
+class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
                                               description="Failed sign-ins per client address in the window.")
     staff_login_window_s: int = Field(default=900, ge=1, le=86_400,
                                       description="The window, in seconds, in which failed sign-ins count.")
+    rate_limit_visitor: str = Field(
+        default="20/minute",
+        description="The widget's messages (and feedback, emails) per visitor, in the `limits` library's "
+                    "notation (\"20/minute\", \"100 per hour\"); past it: a 429 with Retry-After.")
+    rate_limit_address: str = Field(default="60/minute", description="The same, per client IP address.")
+    rate_limit_site: str = Field(default="600/minute", description="The same, per site key (all its visitors).")
     embed_batch_size: int = Field(default=64, ge=1)
     language_seed: int = Field(default=0, description="langdetect seed, for deterministic detection.")
 
@@ -162,6 +168,14 @@ class Settings(BaseSettings):
         description="Serve the interactive API docs at /docs and /redoc; they load Swagger UI and ReDoc "
                     "from a CDN, so they stay off unless the browsers can reach it (/openapi.json is always on).",
     )
+
+    @field_validator("rate_limit_visitor", "rate_limit_address", "rate_limit_site")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse  # small and pure Python; imported here to keep `import chatbot` light
+
+        parse(value)  # a ValueError names what it could not read
+        return value
 
     @field_validator("index_type", mode="before")
     @classmethod

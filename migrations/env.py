@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, Connection
 
 import chatbot.conversations.labels  # noqa: F401  (registers the label table on Base)
 import chatbot.conversations.tables  # noqa: F401  (registers the conversation tables on Base)
+import chatbot.sites.store  # noqa: F401  (registers the sites table on Base)
 import chatbot.staff.tables  # noqa: F401  (registers the staff tables on Base)
 from chatbot.conversations.database import check_database, create_db_engine
 from knowledge_base.db_models import Base

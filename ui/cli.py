@@ -18,6 +18,7 @@ import typer
 from chatbot.settings import Settings, load_settings
 from ui.conversations_cli import conversations_app
 from ui.users_cli import users_app
+from ui.sites_cli import sites_app
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ app.add_typer(logs_app, name="logs")
 # Defined in its own module (this one is near its size limit), handed this module's helpers.
 app.add_typer(conversations_app(lambda: _services(), lambda: _database_failures()), name="conversations")
 app.add_typer(users_app(lambda: _services(), lambda: _database_failures()), name="user")
+app.add_typer(sites_app(lambda: _services(), lambda: _database_failures()), name="site")
 
 
 def _settings(**overrides: object) -> Settings:

@@ -1,6 +1,6 @@
 """The web server: assembles the HTTP API under /api (`ui.api.routes`), the OpenAI-compatible API
 under /v1 (`ui.api.openai_routes`), the staff console at /admin and its API under /api/admin
-(`ui.console`) and the customer chat page at /, and runs it.
+(`ui.console`), the chat widget (`ui.widget.routes`) and the customer chat page at /, and runs it.
 
     >>> app = create_app(build_services(load_settings()))   # a FastAPI app; uvicorn serves it
     >>> run_server(services, "127.0.0.1", 7860)              # warm up the models, then serve
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.routing import Mount
 
 from ui.api.errors import ContentLengthLimit, add_api_error_handlers, api_error_body, openai_error_body
@@ -31,6 +31,8 @@ from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
 from ui.console.api_routes import staff_api_router
 from ui.console.pages import add_console_handlers, console_pages
+from ui.widget.access import widget_guard
+from ui.widget.routes import widget_router
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -46,7 +48,9 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     unexpected one as a JSON 500 in its own shape, with the error id of the logged traceback.
     """
     app = FastAPI(title=title, summary="Customer-service chatbot API", **docs_options(api_docs))
-    app.include_router(api_router(services))
+    # Requests of the widget (an X-Site-Key header) are checked before any /api route runs.
+    app.include_router(api_router(services), dependencies=[Depends(widget_guard(services))])
+    app.include_router(widget_router(services))  # /widget.js and the page it frames
     app.include_router(staff_api_router(services))  # the staff API, /api/admin (ui.console)
     app.include_router(console_pages(services))  # the staff console's pages, /admin
     add_console_handlers(app)

@@ -24,6 +24,7 @@ STAFF_NAME_CHARS = 64
 AUTHOR_CHARS = 80  # "staff:" + a staff member's name
 EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321's path limit, less the brackets)
 VISITOR_HASH_CHARS = 64  # hex SHA-256 of the visitor token (chatbot.conversations.visitors)
+SITE_KEY_CHARS = 64  # a site's public key (chatbot.sites.store)
 FEEDBACK_COMMENT_CHARS = 2000
 
 # A conversation's hand-off state (chatbot.conversations.handoff): the bot answers; a human was
@@ -53,6 +54,8 @@ class ConversationRow(Base):
     # The visitor it is bound to (a hash of their token; None: started without one, e.g. the CLI).
     visitor_hash: Mapped[str | None] = mapped_column(String(VISITOR_HASH_CHARS), nullable=True, index=True)
     contact_email: Mapped[str | None] = mapped_column(String(EMAIL_CHARS), nullable=True)
+    # The site whose widget started it (chatbot.sites; None: not the widget), for the console's filter.
+    site_key: Mapped[str | None] = mapped_column(String(SITE_KEY_CHARS), nullable=True, index=True)
 
 
 class MessageRow(Base):

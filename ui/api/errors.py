@@ -7,6 +7,8 @@ one code; /api renders it as `{"detail": message}`, /v1 in OpenAI's error shape:
 |---|---|---|
 | InvalidConversation (unknown id) | 404 | conversation_not_found |
 | InvalidInput (cannot be stored, over a limit) | 422 | invalid_input |
+| SiteRefused (a widget request its site key does not allow) | 403 | site_refused |
+| RateLimited (a widget rate limit) | 429 + Retry-After | rate_limited |
 | DatabaseBusy (locked, out of connections; retried first) | 503 + Retry-After | database_busy |
 | DatabaseUnavailable (cannot be reached) | 503 | database_unavailable |
 | UnknownItem (a staff request's entry or account) | 404 | not_found |
@@ -40,7 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatbot.conversations.database import typed_database_error
 from chatbot.errors import (ChatbotError, Conflict, DatabaseBusy, DatabaseUnavailable, Forbidden, InvalidConversation,
-                            InvalidInput, LoginRefused, TooManyAttempts, UnknownItem)
+                            InvalidInput, LoginRefused, RateLimited, SiteRefused, TooManyAttempts, UnknownItem)
 from ui.api.internal_errors import INTERNAL_ERROR, UNEXPECTED, internal_error_body, logged_error_id, mark_answered
 from ui.api.openai_schema import error_json
 
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 _MAPPING: list[tuple[type[ChatbotError], int, str]] = [
     (InvalidConversation, 404, "conversation_not_found"),
     (InvalidInput, 422, "invalid_input"),
+    (SiteRefused, 403, "site_refused"),
+    (RateLimited, 429, "rate_limited"),
     (DatabaseBusy, 503, "database_busy"),
     (DatabaseUnavailable, 503, "database_unavailable"),
     (UnknownItem, 404, "not_found"),
@@ -84,7 +88,7 @@ def error_answer(error: BaseException) -> ErrorAnswer:
                 log.error("%s: %s", type(typed).__name__, typed)
             mark_answered(error)
             headers = {"Retry-After": str(DatabaseBusy.RETRY_AFTER_S)} if code == "database_busy" else {}
-            if isinstance(typed, TooManyAttempts):
+            if isinstance(typed, (TooManyAttempts, RateLimited)):
                 headers = {"Retry-After": str(typed.retry_after_s)}
             return ErrorAnswer(status, typed.customer_message, code, headers)
     return ErrorAnswer(500, UNEXPECTED, INTERNAL_ERROR, error_id=logged_error_id(error))

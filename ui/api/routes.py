@@ -18,6 +18,10 @@ A conversation is its visitor's (`ui.api.visitors`): the first answer to a reque
 visitor token sets one in the `chatbot_visitor` cookie, and the conversation is bound to it;
 continuing one with another token or none is the 404 of an unknown id. The answer's `turn_id`
 names the turn for `POST /api/feedback` (`ui.api.conversation_routes`, included here).
+
+The chat widget calls these routes too, with its `X-Site-Key` and session (`ui.widget.access`
+checks them, and the rate limits); a conversation it starts is logged with channel "widget" and
+the site's key.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from chatbot.conversations.visitors import new_visitor_token, visitor_hash
 from ui.api.conversation_routes import conversation_router
 from ui.api.responses import reply_to_json
 from ui.api.visitors import presented_token, set_visitor_cookie
+from ui.widget.access import widget_access
+from ui.widget.routes import widget_api_router
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -124,7 +130,11 @@ def api_router(services: "Services") -> APIRouter:
                                         visitor_hash=visitor_hash(token or issued))
         if issued:  # set with the answer only: a refused request leaves no token behind
             set_visitor_cookie(response, issued, request)
+        access = widget_access(request)
+        if access is not None and body.conversation_id is None:  # the widget started it: channel "widget"
+            services.tag_widget_conversation(reply.conversation_id, access.site.key)
         return reply_to_json(reply)
 
     router.include_router(conversation_router(services))
+    router.include_router(widget_api_router(services))
     return router

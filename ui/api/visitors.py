@@ -23,9 +23,13 @@ COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
 
 def presented_token(request: Request) -> str | None:
-    """The visitor token the request presents: the `X-Visitor-Token` header (a malformed one is
+    """The visitor token the request presents: a widget visitor's verified identity's
+    (`ui.widget.access`, which checked it), else the `X-Visitor-Token` header (a malformed one is
     `InvalidInput`, a 422: the client sent it on purpose), else the cookie (a malformed cookie is
     ignored, as if absent: a browser may hold a stale one), else None."""
+    identified = getattr(request.state, "widget_visitor", None)
+    if identified is not None:
+        return identified
     header = request.headers.get(VISITOR_HEADER)
     if header is not None:
         return check_visitor_token(header)

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 
 from chatbot.conversations.store import ConversationStore  # registers every conversation table
 from chatbot.staff.accounts import StaffAccounts  # registers the staff tables
+from chatbot.sites.store import SiteStore  # registers the sites table
 from chatbot.conversations.database import (
     alembic_config,
     check_database,
@@ -28,7 +29,7 @@ from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
-          "staff_users", "staff_sessions"}
+          "staff_users", "staff_sessions", "sites"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -139,7 +140,7 @@ def test_handoff_migration_gives_old_rows_authors_and_states_both_ways(database_
     engine = create_db_engine(database_url)
     try:
         turn = _log_turn_by_sql(engine)
-        upgrade_database(database_url, "0005")
+        upgrade_database(database_url)  # through 0005 (the ORM reads later columns too)
         store = ConversationStore(engine)
         transcript = store.get_transcript("c1")
         assert [m.author for m in transcript.messages] == ["customer", "bot"]
@@ -175,6 +176,25 @@ def test_staff_migration_adds_accounts_and_sessions_both_ways(database_url: str)
         downgrade_database(database_url, "0005")
         assert not _tables(database_url) & {"staff_users", "staff_sessions"}
         assert _count(engine, "turn_traces") == 1
+    finally:
+        engine.dispose()
+
+
+def test_sites_migration_keeps_conversations_both_ways(database_url: str) -> None:
+    """head -> 0006 -> head on a conversation the widget started: down drops the sites and the
+    conversation's site key, never the conversation; up again starts with no site."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        store, sites = ConversationStore(engine), SiteStore(engine)
+        cid = store.start_conversation("web")
+        store.log_turn(cid, "hi", Reply(cid, "Hello!", False, "en", [], 0.0, "smalltalk", 1))
+        sites.tag_conversation(cid, sites.add(["https://shop.example"], "Shop").key)
+        downgrade_database(database_url, "0006")
+        assert "sites" not in _tables(database_url) and "site_key" not in _columns(database_url, "conversations")
+        assert _count(engine, "conversations") == 1 and _count(engine, "turn_traces") == 1
+        upgrade_database(database_url)
+        assert sites.list() == [] and store.get_transcript(cid).messages
     finally:
         engine.dispose()
 
