@@ -250,3 +250,22 @@ def test_on_a_phone_the_chat_fills_the_screen(browser, servers) -> None:
     chat.locator("#close").click()  # the frame's close button: widget.js closes the panel
     page.locator("[data-support-chat] .bubble").wait_for(state="visible", timeout=WAIT_MS)
     page.context.close()
+
+
+def test_a_message_over_the_limit_gets_a_friendly_word_and_is_not_sent(browser, servers, services: Services) -> None:
+    bot, shop, _, site = servers
+    page = open_shop(browser, shop + "/")
+    page.locator("[data-support-chat] .bubble").click()
+    chat = chat_of(page)
+    chat.locator(".greeting").wait_for(timeout=WAIT_MS)
+    before = services.conversations.count_turns()
+    limit = services.settings.max_message_chars
+    chat.locator("#input").fill("x" * (limit + 1))
+    chat.locator("#input").press("Enter")
+    notice = chat.locator("#notice")
+    notice.wait_for(state="visible", timeout=WAIT_MS)
+    assert notice.inner_text() == f"That message is too long: please keep it under {limit} characters."
+    assert services.conversations.count_turns() == before  # nothing was sent
+    say(chat, "How long does shipping take?")  # a message within the limit still goes through
+    assert "3-5 business days" in bot_rows(chat).last.inner_text()
+    page.context.close()
