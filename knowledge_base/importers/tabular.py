@@ -31,13 +31,8 @@ def read_tabular(path: Path, delimiter: str) -> ImportResult:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
     result = ImportResult()
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader, [])]
-    missing = {"question", "answer"} - set(header)
-    if missing:
-        raise ImportFileError(
-            f"{path}: the header must name the columns 'question' and 'answer' "
-            f"(missing: {', '.join(sorted(missing))}; found: {', '.join(header) or 'nothing'})"
-        )
+    header = normal_header(next(reader, []))
+    check_header(path, header)
     stem = slug(path.stem)
     while True:
         start = reader.line_num + 1  # the line this row starts on
@@ -48,18 +43,40 @@ def read_tabular(path: Path, delimiter: str) -> ImportResult:
         except csv.Error as exc:
             result.errors.append(RowError(str(path), start, f"unreadable CSV: {exc}"))
             continue
-        if all(not cell.strip() for cell in cells):
-            continue  # blank lines are not errors
-        if len(cells) > len(header):
-            result.errors.append(RowError(str(path), start, f"{len(cells)} columns, the header has {len(header)}"))
-            continue
-        row = dict(zip(header, cells))  # a short row's missing cells are empty, as csv.DictReader has them
-        try:
-            # The default id keeps the line the row ends on, as ids always had: re-imports upsert.
-            result.entries.append(entry_from_fields(row, f"{stem}-{reader.line_num}"))
-        except EntryError as exc:
-            result.errors.append(RowError(str(path), start, str(exc)))
+        # The default id keeps the line the row ends on, as ids always had: re-imports upsert.
+        add_row(result, path, header, cells, start, f"{stem}-{reader.line_num}")
     return result
+
+
+def normal_header(cells: Iterable[str]) -> list[str]:
+    """A header row's column names as the readers match them (trimmed, lower case)."""
+    return [cell.strip().lower() for cell in cells]
+
+
+def check_header(path: Path, header: list[str]) -> None:
+    """`ImportFileError` unless the header names the required columns."""
+    missing = {"question", "answer"} - set(header)
+    if missing:
+        raise ImportFileError(
+            f"{path}: the header must name the columns 'question' and 'answer' "
+            f"(missing: {', '.join(sorted(missing))}; found: {', '.join(header) or 'nothing'})"
+        )
+
+
+def add_row(result: ImportResult, path: Path, header: list[str], cells: list[str], line: int,
+            default_id: str) -> None:
+    """One table row (CSV, TSV or a spreadsheet's) into `result`: an entry, or its error at `line`.
+    A blank row is skipped silently; a row with more cells than the header is an error."""
+    if all(not cell.strip() for cell in cells):
+        return  # blank lines are not errors
+    if len(cells) > len(header):
+        result.errors.append(RowError(str(path), line, f"{len(cells)} columns, the header has {len(header)}"))
+        return
+    row = dict(zip(header, cells))  # a short row's missing cells are empty, as csv.DictReader has them
+    try:
+        result.entries.append(entry_from_fields(row, default_id))
+    except EntryError as exc:
+        result.errors.append(RowError(str(path), line, str(exc)))
 
 
 def write_tabular(path: Path, entries: Iterable[Entry], delimiter: str) -> int:

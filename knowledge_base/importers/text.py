@@ -17,7 +17,8 @@ from knowledge_base.importers.base import ImportResult, RowError, read_text, slu
 CHUNK_CHARS = 1200
 
 
-def _chunks(paragraphs: list[str], limit: int = CHUNK_CHARS) -> list[str]:
+def chunks(paragraphs: list[str], limit: int = CHUNK_CHARS) -> list[str]:
+    """Paragraphs packed into chunks of about `limit` characters (a longer paragraph stays whole)."""
     chunks: list[str] = []
     current = ""
     for para in paragraphs:
@@ -30,15 +31,17 @@ def _chunks(paragraphs: list[str], limit: int = CHUNK_CHARS) -> list[str]:
     return chunks
 
 
-def _document_entries(path: Path, sections: list[tuple[str, str]]) -> ImportResult:
-    """Turn (title, body) sections into entries; the body text is also a phrasing, so a
-    customer's question finds the chunk by its content, not only by its heading."""
+def document_entries(path: Path, sections: list[tuple[str, str]]) -> ImportResult:
+    """Turn (title, body) sections into entries (ids: the file's slug and the chunk's number);
+    paragraphs are separated by a blank line. The body text is also a phrasing, so a customer's
+    question finds the chunk by its content, not only by its heading. Every document reader
+    (Markdown, TXT, PDF, DOCX, HTML) ends here, so they chunk alike."""
     result = ImportResult()
     stem = slug(path.stem)
     counter = 0
     for title, body in sections:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
-        for chunk in _chunks(paragraphs):
+        for chunk in chunks(paragraphs):
             counter += 1
             question = (title or chunk.split("\n", 1)[0][:200])[:MAX_QUESTION_CHARS]
             try:
@@ -67,9 +70,27 @@ def read_markdown(path: Path) -> ImportResult:
             body.append(line)
     if "".join(body).strip():
         sections.append((title, "\n".join(body)))
-    return _document_entries(path, sections)
+    return document_entries(path, sections)
 
 
 def read_txt(path: Path) -> ImportResult:
     """Entries of a plain-text document, chunked on paragraphs."""
-    return _document_entries(path, [("", read_text(path))])
+    return document_entries(path, [("", read_text(path))])
+
+
+def split_long(paragraph: str, limit: int = CHUNK_CHARS) -> list[str]:
+    """A paragraph cut at line breaks (then spaces) into pieces of at most about `limit`
+    characters: extracted text (PDF pages) often has no blank lines, and a page-long
+    paragraph would make one entry too long to quote."""
+    if len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    current = ""
+    for word in re.split(r"(?<=\n)|(?<= )", paragraph):
+        if current and len(current) + len(word) > limit:
+            pieces.append(current.strip())
+            current = ""
+        current += word
+    if current.strip():
+        pieces.append(current.strip())
+    return pieces

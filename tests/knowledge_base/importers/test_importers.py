@@ -93,7 +93,8 @@ def test_long_text_is_split_into_chunks(tmp_path: Path) -> None:
     ("kb.json", b"{broken", "not valid JSON"),
     ("kb.json", b'{"a": 1}', "expected a JSON list"),
     ("kb.jsonl", b"nope\nnever\n", "no line is valid JSON"),
-    ("faq.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("faq.pdf", b"%PDF-1.4", "damaged PDF"),  # a PDF cut off after its signature
+    ("faq.odt", b"PK\x03\x04", "unsupported file type .odt"),
     ("faq.csv", "question,answer\nA,caf\xe9\n".encode("latin-1"), "not UTF-8"),
 ])
 def test_files_that_are_not_what_their_name_says_are_refused(
