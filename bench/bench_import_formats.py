@@ -20,12 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "knowledge_base" / "importers"))
-from document_files import write_pdf, write_xlsx  # noqa: E402
+from document_files import write_pdf, write_xlsx
 
-from chatbot.services import build_services  # noqa: E402
-from chatbot.settings import Settings  # noqa: E402
-from knowledge_base.embedding.embedder import resolve_model_path  # noqa: E402
-from knowledge_base.importers.readers import read_file  # noqa: E402
+from chatbot.services import build_services
+from chatbot.settings import Settings
+from knowledge_base.embedding.embedder import resolve_model_path
+from knowledge_base.importers.readers import read_file
 
 MODEL = "all-MiniLM-L6-v2"
 TOPICS = ["shipping", "returns", "payment", "account", "warranty", "delivery", "refund", "order"]

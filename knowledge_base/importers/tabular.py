@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from knowledge_base.entries import Entry, EntryError
-from knowledge_base.importers.base import (ALTERNATES_SEPARATOR, MAX_FILE_BYTES, TAGS_SEPARATOR, ImportFileError,
-                                           ImportResult, RowError, entry_from_fields, read_text, slug)
+from knowledge_base.importers.base import (
+    ALTERNATES_SEPARATOR,
+    MAX_FILE_BYTES,
+    TAGS_SEPARATOR,
+    ImportFileError,
+    ImportResult,
+    RowError,
+    entry_from_fields,
+    read_text,
+    slug,
+)
 
 # The columns an export writes, in this order.
 COLUMNS = ["id", "question", "alternates", "answer", "category", "language", "tags", "url"]

@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from knowledge_base.entries import MAX_ALTERNATE_CHARS, MAX_CATEGORY_CHARS, MAX_QUESTION_CHARS, Entry, EntryError
+from knowledge_base.entries import (
+    MAX_ALTERNATE_CHARS,
+    MAX_CATEGORY_CHARS,
+    MAX_QUESTION_CHARS,
+    Entry,
+    EntryError,
+)
 from knowledge_base.importers.base import ImportResult, RowError, read_text, slug
 
 # Documents are cut into chunks of about this many characters, on paragraph boundaries, so one

@@ -8,10 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from document_files import pdf_bytes, write_docx, write_pdf, write_xlsx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from document_files import pdf_bytes, write_docx, write_pdf, write_xlsx
 from knowledge_base.importers.base import ImportFileError
 from knowledge_base.importers.importing import import_file
 from knowledge_base.importers.readers import read_file
@@ -116,7 +116,7 @@ def test_html_keeps_visible_text_only_cut_at_h1_to_h3(tmp_path: Path) -> None:
 <h1>Shipping</h1><p>We ship in <em>3</em> days.</p><ul><li>Fast</li><li>Free over 50&nbsp;€</li></ul>
 <h2>Returns <small>(EU)</small></h2><div>Within 30 days.<br>Keep the receipt.</div>
 <script>var hidden = "never in an answer";</script><h4>Note</h4><p>5 &lt; 6 is plain text.</p>
-</body></html>""".encode("utf-8"))
+</body></html>""".encode())
     result = read_file(path)
     assert [(e.question, e.answer) for e in result.entries] == [
         ("Help centre", "Hello & welcome, dear customer."),
