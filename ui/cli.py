@@ -99,7 +99,8 @@ def _print_index_state(services: "Services") -> None:
 
 
 @kb_app.command("import")
-def kb_import(files: list[Path] = typer.Argument(..., help="CSV, TSV, JSON, JSONL, Markdown or TXT files.")) -> None:
+def kb_import(files: list[Path] = typer.Argument(
+        ..., help="CSV, TSV, XLSX, JSON, JSONL, Markdown, TXT, HTML, PDF or DOCX files.")) -> None:
     """Import entries (upsert by id), then update the index."""
     services = _services()
     with _database_failures():
