@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chatbot.services import Services
+    from chatbot.conversations.store import ConversationStore
 
 # Models come from installed packages; nothing may reach a hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,3 +99,34 @@ def postgres_db_url(postgres_url: str) -> Iterator[str]:
     url = create_database(postgres_url, name)
     yield url
     drop_database(postgres_url, name)
+
+
+# --- A real headless Chromium for the pages, the widget and the console -----------------------
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (`executable_path`: Playwright never downloads a
+    browser here); one for the whole session, each test opening its own contexts."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Debian's chromium is a test requirement: scripts/test.sh installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator["ConversationStore"]:
+    """A conversation store on an upgraded SQLite file, and on a fresh PostgreSQL database."""
+    from chatbot.conversations.database import create_db_engine, upgrade_database
+    from chatbot.conversations.store import ConversationStore
+
+    url = (f"sqlite:///{tmp_path / 'chatbot.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_db_url"))
+    upgrade_database(url)
+    engine = create_db_engine(url)
+    yield ConversationStore(engine)
+    engine.dispose()

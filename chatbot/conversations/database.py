@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.orm import Session
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DatabaseError, DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -168,6 +169,14 @@ def database_errors(engine: Engine) -> Iterator[None]:
         if typed is None:
             raise
         raise typed from error
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction (committed at the end, rolled back on an error), the driver's
+    errors translated (`database_errors`): what every store's write runs in."""
+    with database_errors(engine), Session(engine) as session, session.begin():
+        yield session
 
 
 def retry_when_busy(operation: Callable[P, T]) -> Callable[P, T]:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.handoff import aware, author_parts
 from chatbot.conversations.ids import check_conversation_id, unknown_message
 from chatbot.conversations.tables import EMAIL_CHARS, WAITING, ConversationRow, MessageRow, TurnTraceRow
@@ -116,7 +116,7 @@ class ConversationFeed:
         left before); returns it. `InvalidInput` if it is not an email address."""
         email = check_email(email)
         check_conversation_id(conversation_id)
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             row = session.get(ConversationRow, conversation_id)
             if row is None:
                 raise InvalidConversation(unknown_message(conversation_id))

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.handoff import aware
 from chatbot.conversations.tables import FEEDBACK_COMMENT_CHARS, FeedbackRow, TurnTraceRow
 from chatbot.errors import InvalidConversation, InvalidInput
@@ -89,7 +89,7 @@ class FeedbackStore:
 
     @retry_when_busy
     def _write(self, turn_id: int, rating: str, comment: str) -> Feedback:
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             if session.get(TurnTraceRow, turn_id) is None:
                 raise unknown_turn(turn_id)
             row = session.get(FeedbackRow, turn_id)

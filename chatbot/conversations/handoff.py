@@ -18,8 +18,6 @@ Every message records its author: "customer", "bot" or "staff:<name>" (`staff_au
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.ids import check_conversation_id, unknown_message
 from chatbot.conversations.redaction import redact_pii
 from chatbot.conversations.tables import (BOT, CUSTOMER_AUTHOR, HUMAN, STAFF_NAME_CHARS, STAFF_PREFIX, WAITING,
@@ -113,11 +111,6 @@ class HandoffDesk:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
-            yield session
-
     @staticmethod
     def _conversation(session: Session, conversation_id: str) -> ConversationRow:
         check_conversation_id(conversation_id)
@@ -129,7 +122,7 @@ class HandoffDesk:
     @retry_when_busy
     def state(self, conversation_id: str) -> HandoffState:
         """The conversation's state; `InvalidConversation` for an unknown id."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = self._conversation(session, conversation_id)
             return HandoffState(row.id, row.state, row.held_by)
 
@@ -138,7 +131,7 @@ class HandoffDesk:
         """If a human was asked for or holds the conversation, log the customer's `text` (PII
         redacted, storable) for staff and return the state; None (nothing logged) when the bot
         answers it. One transaction, so a release in between cannot lose the message."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = session.get(ConversationRow, conversation_id)
             if row is None or row.state == BOT:
                 return None
@@ -177,7 +170,7 @@ class HandoffDesk:
         """`staff` holds the conversation from now: the bot stays quiet in it. Taking one that
         another staff member holds hands it over."""
         staff = check_staff_name(staff)
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = self._conversation(session, conversation_id)
             row.state, row.held_by = HUMAN, staff
             return HandoffState(row.id, row.state, row.held_by)
@@ -188,7 +181,7 @@ class HandoffDesk:
         messages feed) and take the conversation for `staff`. Returns the message id. The text
         is made storable and must hold something and fit `max_chars` (`InvalidInput`)."""
         staff, text = check_staff_name(staff), check_staff_text(text, max_chars)
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = self._conversation(session, conversation_id)
             now = utcnow()
             row.state, row.held_by, row.updated_at = HUMAN, staff, now
@@ -202,7 +195,7 @@ class HandoffDesk:
     @retry_when_busy
     def release(self, conversation_id: str) -> HandoffState:
         """Give the conversation back to the bot: it answers the customer's next message."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = self._conversation(session, conversation_id)
             row.state, row.held_by, row.waiting_since = BOT, None, None
             return HandoffState(row.id, row.state, row.held_by)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.ids import check_conversation_id, unknown_message
 from chatbot.conversations.tables import ConversationRow
 from chatbot.errors import InvalidConversation, InvalidInput
@@ -87,7 +87,7 @@ class VisitorBindings:
         """Bind the conversation to the visitor of `bound_hash` instead. Only for the retry of the
         turn that started it, whose answer (and cookie) was lost: the retry's client proves it is
         the one that sent that turn by its turn key (`ChatEngine.logged_turn`)."""
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             row = session.get(ConversationRow, conversation_id)
             if row is not None:
                 row.visitor_hash = bound_hash

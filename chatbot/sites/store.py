@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, String, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.handoff import aware
 from chatbot.conversations.tables import SITE_KEY_CHARS, ConversationRow
 from chatbot.errors import InvalidInput
@@ -86,7 +86,7 @@ class SiteStore:
         if problem:
             raise InvalidInput(problem)
         row = SiteRow(key=new_site_key(), name=name, origins=list(allowed), secret=new_site_secret(), created_at=utcnow())
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             session.add(row)
             session.flush()
             return _site(row)
@@ -110,14 +110,14 @@ class SiteStore:
     @retry_when_busy
     def remove(self, key: str) -> bool:
         """Remove the site of `key`; False if there was none. Its conversations keep their key."""
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             return session.execute(delete(SiteRow).where(SiteRow.key == key)).rowcount > 0
 
     @retry_when_busy
     def tag_conversation(self, conversation_id: str, key: str) -> None:
         """Mark a conversation the site's widget started: channel "widget" and the site's key (a
         conversation already tagged keeps its first site)."""
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
+        with transaction(self._engine) as session:
             session.execute(update(ConversationRow)
                             .where(ConversationRow.id == conversation_id, ConversationRow.site_key.is_(None))
                             .values(channel=WIDGET_CHANNEL, site_key=key))

@@ -11,17 +11,14 @@ makes the first one (the server says so when it starts without one).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import retry_when_busy, transaction
 from chatbot.errors import Conflict, InvalidInput, UnknownItem
 from chatbot.staff.roles import ROLES, is_role
 from chatbot.staff.tables import STAFF_NAME_CHARS, StaffSessionRow, StaffUserRow
@@ -88,11 +85,6 @@ class StaffAccounts:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
-            yield session
-
     @retry_when_busy
     def add(self, name: str, role: str, password: str) -> StaffUser:
         """Create an account; `Conflict` if the name is taken, `InvalidInput` for a bad name,
@@ -101,7 +93,7 @@ class StaffAccounts:
         if not is_role(role):
             raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         password_hash = _hasher().hash(check_password(password))
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             if session.scalar(select(StaffUserRow).where(func.lower(StaffUserRow.name) == name.lower())):
                 raise Conflict(f"a staff account named {name!r} exists already")
             row = StaffUserRow(name=name, role=role, password_hash=password_hash)
@@ -112,14 +104,14 @@ class StaffAccounts:
     @retry_when_busy
     def list(self) -> list[StaffUser]:
         """Every account, by name."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             return [_user(row) for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.name))]
 
     @retry_when_busy
     def remove(self, name: str) -> StaffUser:
         """Remove an account and end its sessions; `UnknownItem` if there is none, `Conflict` for
         the last admin (the console would lock everyone out of account management)."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = session.scalar(select(StaffUserRow).where(StaffUserRow.name == name))
             if row is None:
                 raise UnknownItem(f"no staff account is named {name!r} (see `chatbot user list`)")
@@ -136,14 +128,14 @@ class StaffAccounts:
     @retry_when_busy
     def has_admin(self) -> bool:
         """Whether any admin account exists (the server prints how to make one when none does)."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             return session.scalar(select(func.count()).where(StaffUserRow.role == "admin")) > 0
 
     def check_password(self, name: str, password: str) -> StaffUser | None:
         """The account if `password` is its password, else None (an unknown name alike, and in
         the same time: argon2's own comparison is constant-time, and an unknown name is checked
         against a dummy hash)."""
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             row = session.scalar(select(StaffUserRow).where(StaffUserRow.name == name)) \
                 if isinstance(name, str) and _NAME.match(name) else None
             user, stored = (_user(row), row.password_hash) if row is not None else (None, _dummy_hash())

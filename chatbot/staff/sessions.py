@@ -16,16 +16,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from chatbot.conversations.database import database_errors, retry_when_busy
+from chatbot.conversations.database import retry_when_busy, transaction
 from chatbot.staff.accounts import StaffUser
 from chatbot.staff.tables import StaffSessionRow, StaffUserRow
 from knowledge_base.db_models import utcnow
@@ -64,18 +61,13 @@ class StaffSessions:
     def __init__(self, engine: Engine, ttl_s: float) -> None:
         self._engine, self.ttl_s = engine, ttl_s
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with database_errors(self._engine), Session(self._engine) as session, session.begin():
-            yield session
-
     @retry_when_busy
     def start(self, user: StaffUser, now: datetime | None = None) -> StaffSession:
         """A new session for `user` (expired ones of anyone are swept out on the way)."""
         now = now or utcnow()
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = now + timedelta(seconds=self.ttl_s)
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             session.execute(delete(StaffSessionRow).where(StaffSessionRow.expires_at <= now))
             session.add(StaffSessionRow(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
                                         created_at=now, expires_at=expires))
@@ -88,7 +80,7 @@ class StaffSessions:
         if not token or len(token) > _MAX_TOKEN_CHARS:
             return None
         now = now or utcnow()
-        with self._transaction() as session:
+        with transaction(self._engine) as session:
             found = session.execute(
                 select(StaffSessionRow, StaffUserRow).join(StaffUserRow, StaffUserRow.id == StaffSessionRow.user_id)
                 .where(StaffSessionRow.token_hash == token_hash(token))).first()
@@ -104,5 +96,5 @@ class StaffSessions:
     def end(self, token: str | None) -> None:
         """End the session of `token` (nothing happens for an unknown one)."""
         if token and len(token) <= _MAX_TOKEN_CHARS:
-            with self._transaction() as session:
+            with transaction(self._engine) as session:
                 session.execute(delete(StaffSessionRow).where(StaffSessionRow.token_hash == token_hash(token)))

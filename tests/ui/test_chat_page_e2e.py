@@ -10,7 +10,6 @@ conversation again; and markup in messages and entries that stays inert text.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ from live_server import module_home, running_server
 from chatbot.services import Services
 from ui.server import create_app
 
-playwright_api = pytest.importorskip("playwright.sync_api")  # a test dependency (pyproject's [test])
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -53,16 +51,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 def server_url(services: Services) -> Iterator[str]:
     with running_server(create_app(services)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert executable, "Debian's chromium is a test requirement: scripts/test.sh installs it"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 class ChatPage:

@@ -10,7 +10,6 @@ Screenshots go to `$CHATBOT_TEST_SHOTS` when set (the README's come from there),
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from live_server import module_home, running_server
 from chatbot.services import Services
 from ui.server import create_app
 
-playwright_api = pytest.importorskip("playwright.sync_api")  # a test dependency (pyproject's [test])
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -36,16 +34,6 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         services.add_staff_user("maria", "editor", PASSWORD)
         with running_server(create_app(services)) as url:
             yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert executable, "Debian's chromium is a test requirement: scripts/test.sh installs it"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from faq_services import SHOP_FAQ, services_with_faq
 from live_server import module_home, running_server
 
-from chatbot.conversations.database import create_db_engine, upgrade_database
 from chatbot.conversations.store import ConversationStore, TurnAlreadyLogged
 from chatbot.errors import InvalidInput
 from chatbot.messages import Citation, Reply
@@ -134,16 +132,6 @@ def test_two_attempts_in_flight_at_once_log_one_turn_and_give_one_answer(service
     assert reply.conversation_id == early.conversation_id and reply.answer == early.answer
     assert services.engine.store.count_turns() == before
     assert turns_of(services, early.conversation_id) == 1
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
-    url = (f"sqlite:///{tmp_path / 'chatbot.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_db_url"))
-    upgrade_database(url)
-    engine = create_db_engine(url)
-    yield ConversationStore(engine)
-    engine.dispose()
 
 
 def test_the_store_keeps_a_key_once_on_both_databases(store: ConversationStore) -> None:

@@ -3,13 +3,10 @@ PostgreSQL: the contract the engine, the API and the CLI rely on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from chatbot.conversations.database import create_db_engine, upgrade_database
 from chatbot.conversations.feed import check_email
 from chatbot.conversations.ids import new_conversation_id
 from chatbot.conversations.store import ConversationStore
@@ -17,16 +14,6 @@ from chatbot.conversations.visitors import is_visitor_token, new_visitor_token, 
 from chatbot.errors import InvalidConversation, InvalidInput
 from chatbot.messages import Reply
 from knowledge_base.db_models import utcnow
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
-    url = (f"sqlite:///{tmp_path / 'chatbot.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_db_url"))
-    upgrade_database(url)
-    engine = create_db_engine(url)
-    yield ConversationStore(engine)
-    engine.dispose()
 
 
 def reply(answer: str = "Orders arrive in 3-5 days.", action: str = "") -> Reply:

@@ -12,7 +12,6 @@ the shop page's own styles are the same with the widget as without.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,6 @@ from chatbot.services import Services
 from chatbot.sites.store import Site
 from ui.server import create_app
 
-playwright_api = pytest.importorskip("playwright.sync_api")  # a test dependency (pyproject's [test])
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -103,16 +101,6 @@ def servers(services: Services) -> Iterator[tuple[str, str, str, Site]]:
         site = services.add_site([as_localhost(shop)], "Brightmart")
         embed["key"] = site.key
         yield bot_url, as_localhost(shop), as_localhost(other), site
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert executable, "Debian's chromium is a test requirement: scripts/test.sh installs it"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def open_shop(browser, url: str, size: tuple[int, int] = (1280, 800)):
