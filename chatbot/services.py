@@ -185,7 +185,7 @@ class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServi
         return ids
 
     def export_kb(self, path: Path) -> int:
-        """Write every entry to `path` (.csv, .tsv, .json or .jsonl) in a form `import_files`
+        """Write every entry to `path` (.csv, .tsv, .json, .jsonl or .xlsx) in a form `import_files`
         reads back; returns how many. Raises `ExportFormatError` for another extension."""
         with database_errors(self.database):
             entries = self.knowledge_base.list_entries()

@@ -152,7 +152,7 @@ def kb_demo() -> None:
 
 
 @kb_app.command("export")
-def kb_export(file: Path = typer.Argument(..., help="Output .csv, .tsv, .json or .jsonl file.")) -> None:
+def kb_export(file: Path = typer.Argument(..., help="Output .csv, .tsv, .json, .jsonl or .xlsx file.")) -> None:
     """Write every entry to FILE in a format `kb import` reads back."""
     from knowledge_base.importers.export import ExportFormatError
 

@@ -1,4 +1,4 @@
-"""Write entries to a file that `read_file` reads back: CSV, TSV, JSON or JSONL by extension.
+"""Write entries to a file that `read_file` reads back: CSV, TSV, JSON, JSONL or XLSX by extension.
 
     >>> write_entries(Path("kb.csv"), repository.list_entries())
     42
@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 
 from knowledge_base.entries import Entry
 from knowledge_base.importers.json_entries import write_json, write_jsonl
+from knowledge_base.importers.spreadsheet import write_xlsx
 from knowledge_base.importers.tabular import write_tabular
 
 WRITERS: dict[str, Callable[[Path, Iterable[Entry]], int]] = {
@@ -18,6 +19,7 @@ WRITERS: dict[str, Callable[[Path, Iterable[Entry]], int]] = {
     ".tsv": lambda path, entries: write_tabular(path, entries, "\t"),
     ".json": write_json,
     ".jsonl": write_jsonl,
+    ".xlsx": write_xlsx,
 }
 
 
@@ -33,5 +35,5 @@ def write_entries(path: Path, entries: Iterable[Entry]) -> int:
     writer = WRITERS.get(suffix)
     if writer is None:
         raise ExportFormatError(f"cannot export to {suffix or 'a file without extension'}; "
-                                "use .csv, .tsv, .json or .jsonl")
+                                "use .csv, .tsv, .json, .jsonl or .xlsx")
     return writer(path, entries)

@@ -3,17 +3,20 @@ then one entry per row, with the same columns and row checks as CSV (`tabular`).
 
 A bad row is reported with the file, the sheet's row number and the reason; a file that is not
 an XLSX workbook (not a ZIP, a DOCX renamed, an old .xls) is refused with `ImportFileError`.
+`write_xlsx` writes the workbook `read_xlsx` reads back (the export's XLSX).
 """
 
 from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-from knowledge_base.importers.base import ImportFileError, ImportResult, slug
+from knowledge_base.entries import Entry
+from knowledge_base.importers.base import ALTERNATES_SEPARATOR, TAGS_SEPARATOR, ImportFileError, ImportResult, slug
 from knowledge_base.importers.sniffing import read_bytes, require_office_zip
-from knowledge_base.importers.tabular import add_row, check_header, normal_header
+from knowledge_base.importers.tabular import COLUMNS, add_row, check_header, normal_header
 
 
 def _cell_text(value: Any) -> str:
@@ -70,3 +73,30 @@ def _read_sheets(path: Path, workbook: Any) -> ImportResult:
         return result
     check_header(path, first_header)  # no sheet names both columns: says what the first one has
     raise AssertionError("unreachable: check_header raised")
+
+
+def write_xlsx(path: Path, entries: Iterable[Entry]) -> int:
+    """Write `entries` as a one-sheet workbook (the CSV export's columns) that `read_xlsx` reads
+    back; returns how many. Every cell is text: an answer that starts with "=" stays text, never
+    a formula a spreadsheet would run; control characters XLSX cannot hold are left out."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("FAQ")
+
+    def text_cell(value: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"  # openpyxl would take a leading "=" for a formula
+        return cell
+
+    sheet.append([text_cell(column) for column in COLUMNS])
+    count = 0
+    for entry in entries:
+        row = entry.to_dict()
+        row = {**row, "alternates": ALTERNATES_SEPARATOR.join(row["alternates"]), "tags": TAGS_SEPARATOR.join(row["tags"])}
+        sheet.append([text_cell(row[column]) for column in COLUMNS])
+        count += 1
+    workbook.save(path)
+    return count

@@ -21,7 +21,7 @@ ENTRIES = [
 ]
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".jsonl", ".CSV"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".jsonl", ".xlsx", ".CSV"])
 def test_export_then_import_gives_the_same_entries(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"kb{suffix}"
     assert write_entries(path, ENTRIES) == 3
@@ -39,8 +39,16 @@ def test_an_empty_knowledge_base_exports_a_file_that_imports_nothing(tmp_path: P
         assert read_file(tmp_path / name).entries == []
 
 
-@pytest.mark.parametrize("name", ["kb.xlsx", "kb.md", "kb"])
+@pytest.mark.parametrize("name", ["kb.xls", "kb.md", "kb"])
 def test_another_suffix_is_refused_before_anything_is_written(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ExportFormatError, match=r"use \.csv, \.tsv, \.json or \.jsonl"):
+    with pytest.raises(ExportFormatError, match=r"use \.csv, \.tsv, \.json, \.jsonl or \.xlsx"):
         write_entries(tmp_path / name, ENTRIES)
     assert not (tmp_path / name).exists()
+
+
+def test_an_xlsx_export_keeps_formula_like_text_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "kb.xlsx"
+    risky = Entry(id="sum", question="=1+1", answer="=HYPERLINK(\"http://evil.example\")", tags=["=x"])
+    assert write_entries(path, [risky]) == 1
+    [entry] = read_file(path).entries
+    assert (entry.question, entry.answer, entry.tags) == ("=1+1", risky.answer, ["=x"])
