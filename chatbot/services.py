@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
+from chatbot.kb_editor_services import KBEditorServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
@@ -38,7 +39,7 @@ from knowledge_base.retrieval.calibration import DEFAULT_QUANTILE, TUNED_QUANTIL
 from knowledge_base.embedding.embedder import Embedder, choose_embedding_model, resolve_model_path
 from knowledge_base.entries import Entry
 from knowledge_base.importers.export import write_entries
-from knowledge_base.importers.importing import FileReport, import_files
+from knowledge_base.importers.importing import FileReport, ImportListener, import_files
 from knowledge_base.index.snapshot import IndexNotBuilt, Manifest
 from knowledge_base.index.writer import IndexStore
 from knowledge_base.repository import KnowledgeBaseRepository
@@ -65,7 +66,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
+class Services(ConversationServices, KnowledgeServices, KBEditorServices, StaffServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -155,14 +156,16 @@ class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServi
         self.retriever.refresh()
         return manifest
 
-    def import_files(self, paths: list[Path], progress: bool = False) -> list[FileReport]:
+    def import_files(self, paths: list[Path], progress: bool = False,
+                     listener: ImportListener | None = None) -> list[FileReport]:
         """Import knowledge-base files, then update the index for what changed (and re-tune the
-        embedder when `CHATBOT_AUTO_TUNE` is on and something changed)."""
+        embedder when `CHATBOT_AUTO_TUNE` is on and something changed); `listener` hears each
+        file's progress (the console's background imports)."""
         # Each file is one transaction (a refused file stores nothing); a database that is down or
         # busy stops the import as DatabaseUnavailable / DatabaseBusy, one that refuses a value
         # refuses that file only.
         with database_errors(self.database):
-            reports = import_files(self.knowledge_base, paths, progress=progress)
+            reports = import_files(self.knowledge_base, paths, progress=progress, listener=listener)
         changed = any(r.created or r.updated for r in reports)
         if self.settings.auto_tune and changed:
             self.tune_index(progress=progress)

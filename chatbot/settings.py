@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024,
+                                  description="Bytes one import in the staff console may upload, all its files together.")
     max_new_tokens: int = Field(default=160, ge=1, le=2048)
     context_window: int | None = Field(
         default=None, ge=64, le=1_048_576,

@@ -30,7 +30,11 @@ from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
 from ui.console.api_routes import staff_api_router
+from ui.console.entry_pages import entry_pages
+from ui.console.import_api_routes import import_api_router
+from ui.console.import_pages import import_pages
 from ui.console.pages import add_console_handlers, console_pages
+from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
 from ui.widget.access import widget_guard
 from ui.widget.routes import widget_router
 
@@ -51,15 +55,19 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     # Requests of the widget (an X-Site-Key header) are checked before any /api route runs.
     app.include_router(api_router(services), dependencies=[Depends(widget_guard(services))])
     app.include_router(widget_router(services))  # /widget.js and the page it frames
+    app.include_router(import_api_router(services))  # before the entries': /api/admin/entries/export
     app.include_router(staff_api_router(services))  # the staff API, /api/admin (ui.console)
     app.include_router(console_pages(services))  # the staff console's pages, /admin
+    app.include_router(entry_pages(services))  # the knowledge-base editor, /admin/entries
+    app.include_router(import_pages(services))  # imports with progress and report, /admin/imports
     add_console_handlers(app)
+    add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",
                                                  error_body=lambda message: error_json(message, code="request_too_large")),
                               openai_error_body))
     document_mounted_app(app, openai_app, "/v1")
-    app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES, own_limits=UPLOAD_PATHS)
     app.add_middleware(ClosedGradioRoutes)  # no anonymous uploads, no file serving
     app.add_middleware(VisitorCookie)  # the chat page binds its conversations to its visitor
     add_api_error_handlers(app, MAX_BODY_BYTES)

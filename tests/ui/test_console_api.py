@@ -46,6 +46,19 @@ ROUTES = {
     ("GET", "/api/admin/users"): "admin",
     ("POST", "/api/admin/users"): "admin",
     ("DELETE", "/api/admin/users/{name}"): "admin",
+    ("GET", "/admin/entries"): "viewer",
+    ("GET", "/admin/entries/export"): "editor",
+    ("GET", "/admin/entries/new"): "editor",
+    ("POST", "/admin/entries/new"): "editor",
+    ("GET", "/admin/entries/{entry_id}"): "viewer",
+    ("POST", "/admin/entries/{entry_id}"): "editor",
+    ("POST", "/admin/entries/{entry_id}/delete"): "editor",
+    ("GET", "/admin/imports"): "editor",
+    ("POST", "/admin/imports"): "editor",
+    ("GET", "/admin/imports/{job_id}"): "editor",
+    ("POST", "/api/admin/imports"): "editor",
+    ("GET", "/api/admin/imports/{job_id}"): "editor",
+    ("GET", "/api/admin/entries/export"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -56,7 +69,7 @@ BODIES = {
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user"}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16}
 
 
 @pytest.fixture(scope="module")

@@ -119,11 +119,13 @@ class ContentLengthLimit:
     in plain text; this answers the common case in the API's format."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/",
-                 error_body: Callable[[str], dict] = lambda message: {"detail": message}) -> None:
+                 error_body: Callable[[str], dict] = lambda message: {"detail": message},
+                 own_limits: frozenset[str] = frozenset()) -> None:
         self.app, self.max_bytes, self.prefix, self.error_body = app, max_bytes, prefix, error_body
+        self.own_limits = own_limits  # paths that check a limit of their own (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix) and scope["path"] not in self.own_limits:
             length = dict(scope["headers"]).get(b"content-length", b"")
             if length.isdigit() and int(length) > self.max_bytes:
                 body = self.error_body(too_large_message(self.max_bytes))

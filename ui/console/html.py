@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from html import escape
 
+from typing import TYPE_CHECKING
+
 from fastapi.responses import HTMLResponse
+
+if TYPE_CHECKING:
+    from chatbot.staff.sessions import StaffSession
 
 # No script at all, styles inline only, forms post back to this origin, never framed.
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -29,9 +34,16 @@ header h1{font-size:15px}.narrow{margin:24px auto}}
 .narrow{max-width:400px;margin:72px auto}
 h2{font-size:20px;margin:0 0 12px}
 label{display:block;font-weight:600;margin:14px 0 4px}
-input[type=text],input[type=password]{width:100%;padding:9px 11px;border:1px solid #d1d5db;border-radius:6px;font:inherit}
-button{margin-top:18px;padding:9px 18px;border:0;border-radius:6px;background:#2563eb;color:#fff;font:inherit;cursor:pointer}
+input[type=text],input[type=password],input[type=url],input[type=search],textarea,select{width:100%;padding:9px 11px;
+border:1px solid #d1d5db;border-radius:6px;font:inherit;background:#fff}
+textarea{resize:vertical}
+button,.button{display:inline-block;margin-top:18px;padding:9px 18px;border:0;border-radius:6px;background:#2563eb;
+color:#fff;font:inherit;cursor:pointer;text-decoration:none}
+button.danger{background:#b91c1c}
+.button.quiet{background:#e5e7eb;color:#111827}
 header button{margin:0;background:#374151}
+header nav a{color:#e5e7eb;margin-right:14px;text-decoration:none}
+header nav a:hover{text-decoration:underline}
 .error{background:#fef2f2;border:1px solid #fecaca;color:#991b1b;padding:10px 12px;border-radius:6px;margin-bottom:8px}
 .muted{color:#6b7280;font-size:13px}
 .scroll{overflow-x:auto}
@@ -40,6 +52,7 @@ td code{overflow-wrap:break-word}
 td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
 code{background:#f3f4f6;padding:1px 5px;border-radius:4px;font-size:13px}
 .role{display:inline-block;background:#dbeafe;color:#1e40af;border-radius:999px;padding:1px 10px;font-size:13px}
+.notice{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:10px 12px;border-radius:6px;margin-bottom:8px}
 """
 
 
@@ -55,3 +68,13 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
                 f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
                 f"<header><h1>Support bot · staff console</h1>{header}</header><main>{body}</main></body></html>")
     return HTMLResponse(document, status_code=status, headers={**HEADERS, **(headers or {})})
+
+
+def staff_header(session: "StaffSession", csrf_field: str = "csrf_token") -> str:
+    """The top bar's right side for a signed-in member: the console's sections, their name and
+    role, and the sign-out form."""
+    user = session.user
+    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{csrf_field}" '
+                f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
+    sections = '<nav><a href="/admin">Home</a><a href="/admin/entries">Knowledge base</a></nav>'
+    return f'{sections}<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'

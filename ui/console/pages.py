@@ -21,7 +21,7 @@ from chatbot.staff.roles import role_allows
 from ui.console.auth import (CSRF_FIELD, LOGIN_COOKIE, LOGIN_PATH, SESSION_COOKIE, SignInFirst, clear_session_cookie,
                              login_token_matches, safe_next, set_login_cookie, set_session_cookie, staff_gate,
                              staff_routes)
-from ui.console.html import HEADERS, esc, page
+from ui.console.html import HEADERS, esc, page, staff_header
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -62,17 +62,15 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
     rows = "".join(f"<tr><td><code>{esc(m)}</code></td><td><code>{_breakable(p)}</code></td><td>{esc(s)}</td></tr>"
                    for m, p, needed, s in staff_routes(request.app)
                    if p.startswith("/api/") and (needed is None or role_allows(user.role, needed)))
-    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
-                f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
-    header = f'<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'
+    header = staff_header(session, CSRF_FIELD)
     body = (f'<div class="card"><h2>Welcome, {esc(user.name)}</h2>'
             f'<p>You are signed in as <strong>{esc(user.name)}</strong> with the role '
             f'<span class="role">{esc(user.role)}</span>. Your session ends at '
             f'{esc(session.expires_at.strftime("%Y-%m-%d %H:%M"))} UTC.</p>'
             f'<p>The knowledge base holds <strong>{entries}</strong> entries; '
             f'<strong>{waiting}</strong> conversation{"s" if waiting != 1 else ""} wait for a human.</p>'
-            '<p class="muted">The editor pages come next; until then, the staff API below does every '
-            'change (documented in <a href="/openapi.json">/openapi.json</a>). '
+            '<p><a href="/admin/entries">Search and edit the knowledge base</a>. The staff API below does '
+            'the same (documented in <a href="/openapi.json">/openapi.json</a>). '
             '<a href="/">Open the customer chat</a>.</p></div>'
             f'<div class="card"><h2>Staff API for your role</h2><div class="scroll"><table><tr><th>Method</th><th>Path</th>'
             f'<th>What it does</th></tr>{rows}</table></div></div>')

@@ -125,3 +125,41 @@ class StaffUserResponse(BaseModel):
     name: str
     role: str
     created_at: str
+
+
+class RejectedRow(BaseModel):
+    file: str
+    line: int = Field(description="The line (or a JSON list's item number, a sheet's row) in the file.")
+    reason: str
+
+
+class ImportFileReport(BaseModel):
+    file: str = Field(description="The file's name as uploaded.")
+    created: int
+    updated: int
+    unchanged: int
+    refused: str = Field(description="Why the whole file was refused (nothing of it stored); empty if not.")
+    rejected: list[RejectedRow]
+
+
+class ImportProgressNow(BaseModel):
+    file: str
+    stored: int = Field(description="Entries of the file the database has stored so far.")
+    entries: int = Field(description="Entries read from the file.")
+
+
+class ImportJobResponse(BaseModel):
+    """A background import, as it stands."""
+
+    id: str
+    state: str = Field(description="queued | importing | indexing | done | failed")
+    done: float = Field(description="Steps done: files imported or refused (with the share stored of the "
+                                    "file in hand), then the index update.")
+    total: int = Field(description="Steps in all: one per file, one for the index update.")
+    files: list[str]
+    author: str
+    current: ImportProgressNow | None
+    error: str = Field(description="Why the import failed (state failed).")
+    created_at: str
+    finished_at: str | None
+    reports: list[ImportFileReport] = Field(description="One per file done, in upload order.")
