@@ -197,7 +197,7 @@ class ImportJobs:
                 while chunk := upload.content.read(_CHUNK):
                     total += len(chunk)
                     if total > self.max_upload_bytes:
-                        raise InvalidInput(f"The upload is over the {_size(self.max_upload_bytes)} limit of one "
+                        raise InvalidInput(f"The upload is over the {readable_size(self.max_upload_bytes)} limit of one "
                                            "import: import fewer or smaller files at a time.")
                     out.write(chunk)
             paths.append(path)
@@ -223,5 +223,9 @@ class ImportJobs:
             job.current_file = ""
 
 
-def _size(count: int) -> str:
-    return f"{count / 1024 / 1024:.0f} MB" if count >= 1024 * 1024 else f"{count} bytes"
+def readable_size(count: int) -> str:
+    """A byte count as people read it: "50 MB", "200 KB", "512 bytes"."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= size:
+            return f"{count / size:.0f} {unit}"
+    return f"{count} bytes"

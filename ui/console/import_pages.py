@@ -17,10 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from chatbot.errors import InvalidInput, UnknownItem
+from chatbot.import_jobs import readable_size
 from knowledge_base.importers.readers import READERS
 from ui.console.auth import CSRF_FIELD, staff_gate
 from ui.console.html import HEADERS, esc, page, staff_header
-from ui.console.uploads import FILES_FIELD, megabytes, upload_gate, uploaded_files
+from ui.console.uploads import FILES_FIELD, upload_gate, uploaded_files
 
 if TYPE_CHECKING:
     from chatbot.import_jobs import ImportJob
@@ -54,7 +55,7 @@ def upload_form(csrf_token: str, limit: int, jobs: list["ImportJob"], error: str
             f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(csrf_token)}">'
             f'<label for="{FILES_FIELD}">Files</label>'
             f'<input type="file" id="{FILES_FIELD}" name="{FILES_FIELD}" multiple required accept="{esc(accept)}">'
-            f'<div class="muted">{esc(", ".join(sorted(READERS)))}; up to {esc(megabytes(limit))} in all.</div>'
+            f'<div class="muted">{esc(", ".join(sorted(READERS)))}; up to {esc(readable_size(limit))} in all.</div>'
             '<button type="submit">Import</button> <a class="button quiet" href="/admin/entries">Cancel</a>'
             f'</form></div>{recent}')
 

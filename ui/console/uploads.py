@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from chatbot.import_jobs import MAX_FILES, Upload
+from chatbot.import_jobs import MAX_FILES, Upload, readable_size
 from ui.console.html import esc, page
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ class UploadRefused(Exception):
         self.status = status
 
 
-def megabytes(count: int) -> str:
-    return f"{count / 1024 / 1024:.0f} MB" if count >= 1024 * 1024 else f"{count} bytes"
-
-
 def upload_gate(services: "Services") -> Callable[[Request], None]:
     """The dependency that refuses an upload over the limit, from its Content-Length."""
 
@@ -52,7 +48,7 @@ def upload_gate(services: "Services") -> Callable[[Request], None]:
                 raise UploadRefused("Send the upload with its Content-Length (browsers and HTTP clients do).", 411)
             return  # no body at all
         if int(declared) > limit + FORM_OVERHEAD_BYTES:
-            raise UploadRefused(f"The upload is {megabytes(int(declared))}, over the {megabytes(limit)} limit of "
+            raise UploadRefused(f"The upload is {readable_size(int(declared))}, over the {readable_size(limit)} limit of "
                                 f"one import: import fewer or smaller files at a time.", 413)
 
     return within_limit
