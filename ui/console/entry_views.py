@@ -99,7 +99,7 @@ def entries_table(entries: list[Entry], total: int, page: int, filters: dict[str
             query = urlencode({**{k: v for k, v in filters.items() if v}, "page": target})
             pages.append(f'<a href="/admin/entries?{esc(query)}">{label}</a>')
     return (f'<p class="muted">{first}–{first + len(entries) - 1} of {total} entries</p>'
-            '<div class="scroll"><table><tr><th>Id</th><th>Question</th><th>Category</th><th>Language</th>'
+            '<div class="scroll"><table class="entries"><tr><th>Id</th><th>Question</th><th>Category</th><th>Language</th>'
             f'<th>Tags</th><th>Updated</th></tr>{rows}</table></div>'
             f'<p class="pages">{" ".join(pages)}</p>')
 
@@ -121,7 +121,7 @@ def entry_form(form: EntryForm, csrf_token: str, new: bool, may_edit: bool, erro
     """An entry's form: editable for editors (with the reason for the change and the delete
     button, confirmed in a second step), read-only for viewers."""
     action = "/admin/entries/new" if new else entry_path(form.id)
-    alert = f'<div class="error" role="alert">{esc(error)}</div>' if error else ""
+    alert = f'<div class="error" role="alert">Not saved: {esc(error)}</div>' if error else ""
     saved = f'<div class="notice" role="status">{esc(notice)}</div>' if notice else ""
     id_field = ('<label for="id">Id</label><input type="text" id="id" name="id" value="' + esc(form.id)
                 + '" required pattern="[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,127}" autofocus>'
@@ -150,9 +150,10 @@ def entry_form(form: EntryForm, csrf_token: str, new: bool, may_edit: bool, erro
 
 # The editor pages' own layout rules (the frame's stylesheet has the rest).
 EDITOR_STYLE = """<style>
-.filters{display:grid;grid-template-columns:2fr 1fr 1fr 1fr;gap:0 12px;align-items:end}
-.filters .wide{grid-column:1/-1}.filters .actions button{margin-top:12px}
-@media (max-width:600px){.filters{grid-template-columns:1fr}}
+.filters{display:grid;grid-template-columns:1fr 1fr 1fr auto;gap:0 12px;align-items:end}
+.filters .wide{grid-column:1/-1}.filters .actions{display:flex;gap:8px}.filters .actions>*{margin-top:0}
+@media (max-width:600px){.filters{grid-template-columns:1fr}.filters .actions{margin-top:14px}
+.entries td:nth-child(n+4),.entries th:nth-child(n+4){display:none}}
 .tools{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin-bottom:12px}
 .tools .button,.tools button{margin-top:0}.inline{display:flex;gap:6px;margin:0}.inline select{width:auto}
 .nowrap{white-space:nowrap}.pages a{margin-right:16px}

@@ -24,12 +24,13 @@ HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "X-Frame
 STYLE = """
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f6;color:#111827}
-header{background:#1f2937;color:#f9fafb;padding:12px 24px;display:flex;align-items:center;gap:16px}
+header{background:#1f2937;color:#f9fafb;padding:12px 24px;display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px}
 header h1{font-size:17px;margin:0;font-weight:600;flex:1}
 header form{margin:0}
 main{max-width:880px;margin:32px auto;padding:0 20px}
 @media (max-width:600px){main{margin:16px auto;padding:0 10px}.card{padding:18px 16px}header{padding:10px 14px}
-header h1{font-size:15px}.narrow{margin:24px auto}}
+header h1{font-size:15px;flex-basis:100%}header nav a{margin-right:10px}header button{padding:6px 12px}
+.narrow{margin:24px auto}}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:24px 28px;margin-bottom:20px}
 .narrow{max-width:400px;margin:72px auto}
 h2{font-size:20px;margin:0 0 12px}
