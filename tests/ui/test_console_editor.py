@@ -14,7 +14,11 @@ import pytest
 from faq_services import SHOP_FAQ, services_with_faq
 from live_server import module_home, running_server
 
+from chatbot.import_jobs import ImportJob
 from chatbot.services import Services
+from knowledge_base.importers.base import RowError
+from knowledge_base.importers.importing import FileReport
+from ui.console.import_pages import job_page
 from ui.server import create_app
 
 pytestmark = pytest.mark.integration
@@ -196,3 +200,17 @@ def test_the_knowledge_base_exports_in_each_format(server_url: str, services: Se
     wrong = editor.get("/api/admin/entries/export", params={"format": "doc"})
     assert wrong.status_code == 422 and "csv, tsv, json, jsonl, xlsx" in wrong.json()["detail"]
     assert "/api/admin/imports" in httpx.get(f"{server_url}/openapi.json").json()["paths"]
+
+
+def test_the_progress_page_reloads_itself_until_the_import_is_done() -> None:
+    job = ImportJob("ab12", "eddie", ["a.csv", "b <x>.pdf"], state="importing", files_done=1,
+                    current_file="b <x>.pdf", current_stored=3, current_entries=4,
+                    reports=[FileReport("a.csv", created=2, errors=[RowError("a.csv", 3, "missing answer")])])
+    running = job_page(job)
+    assert '<meta http-equiv="refresh" content="1">' in running
+    assert '<progress id="progress" max="3" value="1.750">58 %</progress>' in running
+    assert "Storing b &lt;x&gt;.pdf: 3 of 4 entries (file 2 of 2)." in running and "<x>" not in running
+    assert "missing answer" in running  # rows rejected so far show while the rest is imported
+    job.state, job.files_done, job.current_file = "done", 2, ""
+    finished = job_page(job)
+    assert "http-equiv" not in finished and 'value="3.000"' in finished and "Done." in finished

@@ -124,7 +124,7 @@ def entry_pages(services: "Services") -> APIRouter:
         except UnknownItem as error:
             return _missing(entry_id, error, session)
         except InvalidInput as error:
-            version = services.entry(entry_id).version
+            version = (await run_in_threadpool(services.entry, entry_id)).version
             body = entry_form(form, session.csrf_token, new=False, may_edit=True, error=str(error), version=version)
             return _editor_page(f"Entry {entry_id}", body, session, 422)
         return _see_other(f"{entry_path(entry_id)}?saved=1")
