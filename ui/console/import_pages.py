@@ -73,9 +73,10 @@ def job_page(job: "ImportJob") -> str:
     """A job's progress, and once files are done, their counts and the rejected rows."""
     refresh = "" if job.finished else f'<meta http-equiv="refresh" content="{REFRESH_S}">'
     if job.state == "importing":
+        number = min(job.files_done + 1, len(job.files))
         step = (f"Storing {job.current_file}: {job.current_stored} of {job.current_entries} entries"
-                if job.current_file else "Reading the next file…")
-        status = f"{step} (file {min(job.files_done + 1, len(job.files))} of {len(job.files)})."
+                if job.current_file else f"Reading {job.files[number - 1]}")
+        status = f"{step} (file {number} of {len(job.files)})."
     else:
         status = STATES.get(job.state, job.state)
     error = f'<div class="error" role="alert">{esc(job.error)}</div>' if job.error else ""
