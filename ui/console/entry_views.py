@@ -100,7 +100,7 @@ def entries_table(entries: list[Entry], total: int, page: int, filters: dict[str
             pages.append(f'<a href="/admin/entries?{esc(query)}">{label}</a>')
     return (f'<p class="muted">{first}–{first + len(entries) - 1} of {total} entries</p>'
             '<div class="scroll"><table class="entries"><tr><th>Id</th><th>Question</th><th>Category</th><th>Language</th>'
-            f'<th>Tags</th><th>Updated</th></tr>{rows}</table></div>'
+            f'<th>Tags</th><th>Updated (UTC)</th></tr>{rows}</table></div>'
             f'<p class="pages">{" ".join(pages)}</p>')
 
 
@@ -158,5 +158,4 @@ EDITOR_STYLE = """<style>
 .tools .button,.tools button{margin-top:0}.inline{display:flex;gap:6px;margin:0}.inline select{width:auto}
 .nowrap{white-space:nowrap}.pages a{margin-right:16px}
 summary{cursor:pointer;color:#b91c1c;font-weight:600}
-button.quiet{background:#e5e7eb;color:#111827}
 </style>"""

@@ -7,10 +7,11 @@ Every value a page shows passes `html.escape` (`esc`); names and messages come f
 from __future__ import annotations
 
 from html import escape
-
 from typing import TYPE_CHECKING
 
 from fastapi.responses import HTMLResponse
+
+from ui.console.auth import CSRF_FIELD
 
 if TYPE_CHECKING:
     from chatbot.staff.sessions import StaffSession
@@ -41,7 +42,7 @@ textarea{resize:vertical}
 button,.button{display:inline-block;margin-top:18px;padding:9px 18px;border:0;border-radius:6px;background:#2563eb;
 color:#fff;font:inherit;cursor:pointer;text-decoration:none}
 button.danger{background:#b91c1c}
-.button.quiet{background:#e5e7eb;color:#111827}
+.button.quiet,button.quiet{background:#e5e7eb;color:#111827}
 header button{margin:0;background:#374151}
 header nav a{color:#e5e7eb;margin-right:14px;text-decoration:none}
 header nav a:hover{text-decoration:underline}
@@ -71,11 +72,11 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
     return HTMLResponse(document, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
-def staff_header(session: "StaffSession", csrf_field: str = "csrf_token") -> str:
+def staff_header(session: "StaffSession") -> str:
     """The top bar's right side for a signed-in member: the console's sections, their name and
     role, and the sign-out form."""
     user = session.user
-    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{csrf_field}" '
+    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
                 f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
     sections = '<nav><a href="/admin">Home</a><a href="/admin/entries">Knowledge base</a></nav>'
     return f'{sections}<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'

@@ -100,7 +100,7 @@ def job_page(job: "ImportJob") -> str:
 
 
 IMPORT_STYLE = ("<style>progress{width:100%;height:22px;margin:8px 0}h3{font-size:16px;margin:18px 0 6px}"
-                ".error-text{color:#991b1b}button.quiet{background:#e5e7eb;color:#111827}"
+                ".error-text{color:#991b1b}"
                 'input[type=file]{width:100%;padding:8px 0}</style>')
 
 
