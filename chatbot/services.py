@@ -17,6 +17,7 @@ import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
 from chatbot.knowledge_services import KnowledgeServices
+from chatbot.kb_history_services import KBHistoryServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
 from chatbot.conversations.store import ConversationStore
@@ -65,7 +66,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
+class Services(ConversationServices, KnowledgeServices, KBHistoryServices, StaffServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -155,14 +156,15 @@ class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServi
         self.retriever.refresh()
         return manifest
 
-    def import_files(self, paths: list[Path], progress: bool = False) -> list[FileReport]:
-        """Import knowledge-base files, then update the index for what changed (and re-tune the
-        embedder when `CHATBOT_AUTO_TUNE` is on and something changed)."""
+    def import_files(self, paths: list[Path], progress: bool = False, author: str = "cli") -> list[FileReport]:
+        """Import knowledge-base files as `author` (the CLI's imports are "cli"'s), then update the
+        index for what changed (and re-tune the embedder when `CHATBOT_AUTO_TUNE` is on and
+        something changed)."""
         # Each file is one transaction (a refused file stores nothing); a database that is down or
         # busy stops the import as DatabaseUnavailable / DatabaseBusy, one that refuses a value
         # refuses that file only.
         with database_errors(self.database):
-            reports = import_files(self.knowledge_base, paths, progress=progress)
+            reports = import_files(self.knowledge_base, paths, progress=progress, author=author)
         changed = any(r.created or r.updated for r in reports)
         if self.settings.auto_tune and changed:
             self.tune_index(progress=progress)
@@ -170,7 +172,7 @@ class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServi
             self.sync_index(progress=progress)
         return reports
 
-    def delete_entries(self, entry_ids: list[str], progress: bool = False) -> list[str]:
+    def delete_entries(self, entry_ids: list[str], progress: bool = False, author: str = "cli") -> list[str]:
         """Delete entries by id (one new KB version), then update the index as after an import;
         returns the ids deleted. Raises `UnknownEntry`, deleting nothing, when an id is not a
         live entry."""
@@ -180,7 +182,7 @@ class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServi
             if unknown:
                 raise UnknownEntry(f"no knowledge-base entry has id {', '.join(map(repr, unknown))} "
                                    "(see `chatbot kb list`); nothing was deleted")
-            self.knowledge_base.delete(ids)
+            self.knowledge_base.delete(ids, author=author)
         self.sync_index(progress=progress)
         return ids
 

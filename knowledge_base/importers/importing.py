@@ -45,8 +45,10 @@ def _refusal(path: Path, error: Exception) -> str:
     return f"{path}: the database refused it, so nothing of this file was imported: {reason}"
 
 
-def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool = False) -> FileReport:
-    """Import one file in one transaction; a refused file comes back with `refused` set."""
+def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool = False,
+                author: str = "") -> FileReport:
+    """Import one file in one transaction, its changes by `author`; a refused file comes back
+    with `refused` set."""
     report = FileReport(str(path))
     try:
         result = read_file(Path(path))
@@ -58,7 +60,7 @@ def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool 
               disable=not progress) as bar:
         try:
             outcome = repository.upsert(result.entries, summary=f"import {Path(path).name}",
-                                        progress=bar.update)
+                                        progress=bar.update, author=author)
         except (DataError, IntegrityError) as exc:
             report.refused = _refusal(path, exc)
             return report
@@ -70,6 +72,6 @@ def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool 
 
 
 def import_files(repository: KnowledgeBaseRepository, paths: Iterable[Path],
-                 progress: bool = False) -> list[FileReport]:
+                 progress: bool = False, author: str = "") -> list[FileReport]:
     """Import each file (`import_file`); a refused file or a bad row never stops the others."""
-    return [import_file(repository, Path(path), progress=progress) for path in paths]
+    return [import_file(repository, Path(path), progress=progress, author=author) for path in paths]
