@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from knowledge_base.db_models import EntryRow, KBVersionRow, utcnow
 from knowledge_base.entries import Entry
 from knowledge_base.revisions import (CONTENT_FIELDS, KBVersion, Revision, RollbackResult, UnknownVersion,
-                                      clean_note, history_begins, history_rows, latest_revisions, record_revision,
-                                      revision_entry, same_content, to_revision)
+                                      changed_entries, clean_note, history_begins, history_rows, latest_revisions,
+                                      record_revision, revision_entry, same_content, to_revision)
 from knowledge_base.storable import storable
 
 
@@ -224,11 +224,13 @@ class KnowledgeBaseRepository:
             return history_begins(session, entry_id)
 
     def versions(self, limit: int = 50, offset: int = 0) -> list[KBVersion]:
-        """The KB's versions, the newest first."""
+        """The KB's versions, the newest first, each with the ids of the entries it changed."""
         with Session(self._engine) as session:
-            rows = session.scalars(select(KBVersionRow).order_by(KBVersionRow.version.desc())
-                                   .limit(limit).offset(offset))
-            return [KBVersion(r.version, r.created_at, r.summary, r.author, r.reason) for r in rows]
+            rows = list(session.scalars(select(KBVersionRow).order_by(KBVersionRow.version.desc())
+                                        .limit(limit).offset(offset)))
+            changed = changed_entries(session, [r.version for r in rows])
+            return [KBVersion(r.version, r.created_at, r.summary, r.author, r.reason, tuple(changed.get(r.version, ())))
+                    for r in rows]
 
     def rollback_entry(self, entry_id: str, to_kb_version: int, author: str = "", reason: str = "") -> RollbackResult:
         """Make `entry_id` say what it said at `to_kb_version` (deleting it if it did not exist

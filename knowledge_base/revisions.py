@@ -67,6 +67,7 @@ class KBVersion:
     summary: str
     author: str
     reason: str
+    entry_ids: tuple[str, ...] = ()  # the entries it changed (by id), as far as revisions recorded them
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,15 @@ def history_begins(session: Session, entry_id: str | None = None) -> int:
     if entry_id is not None:
         query = query.where(EntryRevisionRow.entry_id == entry_id)
     return session.scalar(query) or 0
+
+
+def changed_entries(session: Session, versions: Iterable[int]) -> dict[int, list[str]]:
+    """The ids of the entries each of `versions` changed, by version (ids sorted)."""
+    found: dict[int, list[str]] = {}
+    rows = session.execute(select(EntryRevisionRow.kb_version, EntryRevisionRow.entry_id)
+                           .where(EntryRevisionRow.kb_version.in_(list(versions)),
+                                  EntryRevisionRow.backfilled.is_(False))
+                           .order_by(EntryRevisionRow.kb_version, EntryRevisionRow.entry_id))
+    for version, entry_id in rows:
+        found.setdefault(version, []).append(entry_id)
+    return found

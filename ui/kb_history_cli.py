@@ -48,7 +48,7 @@ def history_json(history: "EntryHistory") -> dict:
 
 def version_json(version: "KBVersion") -> dict:
     return {"version": version.version, "created_at": version.created_at.isoformat(), "summary": version.summary,
-            "author": version.author, "reason": version.reason}
+            "author": version.author, "reason": version.reason, "entry_ids": list(version.entry_ids)}
 
 
 def rollback_json(result: "RollbackResult") -> dict:

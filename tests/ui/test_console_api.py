@@ -46,6 +46,17 @@ ROUTES = {
     ("GET", "/api/admin/users"): "admin",
     ("POST", "/api/admin/users"): "admin",
     ("DELETE", "/api/admin/users/{name}"): "admin",
+    # the KB's history (ui.console.history_api, ui.console.history_pages)
+    ("GET", "/api/admin/entries/{entry_id}/history"): "viewer",
+    ("GET", "/api/admin/entries/{entry_id}/versions/{kb_version}"): "viewer",
+    ("POST", "/api/admin/entries/{entry_id}/rollback"): "editor",
+    ("GET", "/api/admin/kb/versions"): "viewer",
+    ("POST", "/api/admin/kb/rollback"): "editor",
+    ("GET", "/admin/entries/{entry_id}/history"): "viewer",
+    ("POST", "/admin/entries/{entry_id}/rollback"): "editor",
+    ("GET", "/admin/entries/{entry_id}/at/{kb_version}"): "viewer",
+    ("GET", "/admin/kb/versions"): "viewer",
+    ("POST", "/admin/kb/rollback"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -55,8 +66,10 @@ BODIES = {
     "/api/admin/hit-test": {"text": "How long does shipping take?"},
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
+    "/api/admin/entries/{entry_id}/rollback": {"to_version": 1},
+    "/api/admin/kb/rollback": {"kb_version": 1_000_000},  # no such version: the gate passes, nothing changes
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user"}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "kb_version": "1"}
 
 
 @pytest.fixture(scope="module")

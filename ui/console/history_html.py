@@ -32,11 +32,20 @@ dl.diff{margin:10px 0 0}dl.diff dt{font-weight:600;font-size:13px;color:#374151;
 dl.diff dd{margin:4px 0 0;padding:8px 10px;background:#f9fafb;border:1px solid #e5e7eb;border-radius:6px;
 white-space:pre-wrap;overflow-wrap:anywhere}
 del{background:#fee2e2;color:#991b1b}ins{background:#dcfce7;color:#166534}
+del,ins{padding:0 2px;border-radius:3px}del+ins{margin-left:2px}
 ul.items{list-style:none;margin:0;padding:0}ul.items li{padding:1px 0}
 .mark{display:inline-block;width:1.2em;font-weight:700;color:#6b7280}
 form.rollback{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-top:12px}
 form.rollback input[type=text]{flex:1 1 220px;width:auto;padding:7px 10px}
 form.rollback button{margin:0;padding:7px 14px}
+details.rollback summary{cursor:pointer;color:#1d4ed8;font-size:14px;white-space:nowrap}
+details.rollback form{min-width:240px}
+.ids{font-size:13px;margin-top:2px}.ids a{margin-right:6px}
+@media (max-width:600px){table.versions tr{display:block;border-bottom:1px solid #e5e7eb;padding:8px 0}
+table.versions tr:first-child{display:none}table.versions td{display:inline;border:0;padding:0 8px 0 0}
+table.versions td.num::before{content:"Version "}table.versions td.num{font-weight:600}
+table.versions td:nth-child(2){white-space:nowrap}
+table.versions td.what,table.versions td.act{display:block;padding:4px 0 0}}
 .notice{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:10px 12px;border-radius:6px;margin-bottom:8px}
 .links{margin:10px 0 0;font-size:14px}
 </style>"""

@@ -61,8 +61,13 @@ def _item_html(history: "EntryHistory", item: "HistoryItem", newest: bool, sessi
             f'<strong>Version {revision.kb_version}</strong><span class="when">{esc(when(revision.created_at))}</span>'
             f'<span>by <strong>{author}</strong></span>{" <span class=muted>(now)</span>" if newest else ""}</div>')
     reason = f'<p class="reason">Reason: {esc(revision.reason)}</p>' if revision.reason else ""
-    body = ('<p class="muted">The entry was deleted; it said what the version before shows.</p>' if revision.deleted
-            else diff_html(item.fields) or '<p class="muted">No field changed.</p>')
+    if revision.deleted:
+        body = '<p class="muted">The entry was deleted; it said what the version before shows.</p>'
+    elif item.change in ("created", "recorded"):  # nothing to compare with: the entry as it was
+        body = entry_html(revision.entry)
+    else:
+        body = diff_html(item.fields) or '<p class="muted">No field changed.</p>'
+
     links = f'<p class="links"><a href="{entry_at_path(history.entry_id, revision.kb_version)}">The whole entry as it was</a></p>'
     form = ""
     if not newest and role_allows(session.user.role, "editor"):
@@ -111,25 +116,34 @@ def _entry_at_page(services: "Services", session: "StaffSession", entry_id: str,
     return page(f"{entry_id} at version {kb_version} · staff console", body, header=staff_header(session))
 
 
+def _entry_links(entry_ids: tuple[str, ...], shown: int = 6) -> str:
+    """Links to the histories of the entries a version changed (the first `shown` of them)."""
+    if not entry_ids:
+        return ""
+    links = "".join(f'<a href="{history_path(i)}"><code>{esc(i)}</code></a>' for i in entry_ids[:shown])
+    more = f'<span class="muted">and {len(entry_ids) - shown} more</span>' if len(entry_ids) > shown else ""
+    return f'<div class="ids">{links}{more}</div>'
+
+
 def _versions_page(services: "Services", session: "StaffSession", offset: int, notice: str = "",
                    error: str = "", status: int = 200) -> Response:
     versions = services.kb_versions(VERSIONS_PAGE + 1, offset)
     more, versions = len(versions) > VERSIONS_PAGE, versions[:VERSIONS_PAGE]
     editor = role_allows(session.user.role, "editor")
     rows = "".join(
-        f'<tr><td><strong>{v.version}</strong></td><td>{esc(when(v.created_at))}</td>'
-        f'<td>{esc(v.author) if v.author else "<span class=muted>unknown</span>"}</td><td>{esc(v.summary)}'
-        f'{f"<br><em>{esc(v.reason)}</em>" if v.reason else ""}</td><td>'
-        + (rollback_form("/admin/kb/rollback", session, "kb_version", v.version, "Roll the whole KB back to this")
-           if editor and not (offset == 0 and index == 0) else "")
+        f'<tr><td class="num"><strong>{v.version}</strong></td><td>{esc(when(v.created_at))}</td>'
+        f'<td>{esc(v.author) if v.author else "<span class=muted>unknown</span>"}</td><td class="what">{esc(v.summary)}'
+        f'{f"<br><em>{esc(v.reason)}</em>" if v.reason else ""}{_entry_links(v.entry_ids)}</td><td class="act">'
+        + (f'<details class="rollback"><summary>Roll back to {v.version}…</summary>'
+           + rollback_form("/admin/kb/rollback", session, "kb_version", v.version, "Roll the whole KB back to this")
+           + "</details>" if editor and not (offset == 0 and index == 0) else "")
         + "</td></tr>" for index, v in enumerate(versions))
     older = (f'<p><a href="/admin/kb/versions?offset={offset + VERSIONS_PAGE}">Older versions</a></p>' if more else "")
     body = (f'{HISTORY_STYLE}{_crumbs("KB versions")}<div class="card"><h2>Knowledge-base versions</h2>'
             f'{message_html(notice, error)}<p class="muted">Every change of the knowledge base, the newest first. '
             'Rolling the whole knowledge base back deletes the entries created since, revives the deleted ones '
-            'and restores the changed ones, as one new version. An entry\'s own history is at '
-            '<code>/admin/entries/ID/history</code>.</p>'
-            f'<div class="scroll"><table><tr><th>Version</th><th>When</th><th>By</th><th>What changed</th><th></th></tr>'
+            'and restores the changed ones, as one new version. Each entry links to its own history.</p>'
+            f'<div class="scroll"><table class="versions"><tr><th>Version</th><th>When</th><th>By</th><th>What changed</th><th></th></tr>'
             f'{rows}</table></div>{older}</div>')
     return page("KB versions · staff console", body, status, header=staff_header(session))
 

@@ -75,3 +75,4 @@ class KBVersionResponse(BaseModel):
     summary: str
     author: str = Field(description="Empty: unknown (before history was recorded).")
     reason: str
+    entry_ids: list[str] = Field(description="The entries this version changed.")
