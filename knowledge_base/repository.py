@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from knowledge_base.db_models import EntryRow, KBVersionRow, utcnow
 from knowledge_base.entries import Entry
 from knowledge_base.revisions import (CONTENT_FIELDS, KBVersion, Revision, RollbackResult, UnknownVersion,
-                                      changed_entries, clean_note, history_begins, history_rows, latest_revisions,
-                                      record_revision, revision_entry, same_content, to_revision)
+                                      changed_entries, clean_note, history_begins, history_rows, insert_revisions,
+                                      latest_revisions, revision_entry, revision_values, same_content,
+                                      to_revision)
 from knowledge_base.storable import storable
 
 
@@ -111,6 +112,7 @@ class KnowledgeBaseRepository:
                 # One lookup per batch keeps the IN list under every database's parameter limit.
                 existing = {row.id: row for row in session.scalars(
                     select(EntryRow).where(EntryRow.id.in_([e.id for e in batch])))}
+                revisions: list[dict] = []
                 for entry in batch:
                     row = existing.get(entry.id)
                     if row is not None and not row.deleted and all(
@@ -121,9 +123,10 @@ class KnowledgeBaseRepository:
                     if version_row is None:
                         version_row = self._new_version(session, summary, author, reason)
                     self._write(session, entry, row, version_row.version)
-                    record_revision(session, entry.id, version_row.version, entry, False, author, reason)
+                    revisions.append(revision_values(entry.id, version_row.version, entry, False, author, reason))
                     counts["created" if row is None else "updated"] += 1
                 session.flush()
+                insert_revisions(session, revisions)
                 if progress is not None:
                     progress(len(batch))
             if version_row is None:
@@ -163,16 +166,16 @@ class KnowledgeBaseRepository:
             if not rows:
                 return 0
             version = self._new_version(session, f"delete: {len(rows)} entries", author, reason).version
-            for row in rows:
-                self._tombstone(session, row, version, author, reason)
+            insert_revisions(session, [self._tombstone(row, version, author, reason) for row in rows])
             return len(rows)
 
     @staticmethod
-    def _tombstone(session: Session, row: EntryRow, version: int, author: str, reason: str) -> None:
+    def _tombstone(row: EntryRow, version: int, author: str, reason: str) -> dict:
+        """Mark `row` deleted at `version`; returns its revision's values."""
         row.deleted = True
         row.version = version
         row.updated_at = utcnow()
-        record_revision(session, row.id, version, row, True, author, reason)
+        return revision_values(row.id, version, row, True, author, reason)
 
     def get(self, entry_id: str) -> Entry | None:
         with Session(self._engine) as session:
@@ -280,10 +283,12 @@ class KnowledgeBaseRepository:
         changed = len(restored) + len(deleted)
         version = self._new_version(session, f"{summary}: {changed} entries" if changed > 1 else summary,
                                     author, reason).version
+        revisions = []
         for entry_id in restored:
             entry = revision_entry(target[entry_id])
             self._write(session, entry, current.get(entry_id), version)
-            record_revision(session, entry_id, version, entry, False, author, reason)
-        for entry_id in deleted:
-            self._tombstone(session, current[entry_id], version, author, reason)
+            revisions.append(revision_values(entry_id, version, entry, False, author, reason))
+        revisions += [self._tombstone(current[entry_id], version, author, reason) for entry_id in deleted]
+        session.flush()
+        insert_revisions(session, revisions)
         return RollbackResult(version, restored, deleted)

@@ -56,6 +56,12 @@ def rollback_json(result: "RollbackResult") -> dict:
             "deleted": result.deleted}
 
 
+def _shown_fields(entry) -> list[tuple[str, str]]:
+    values = [(name, " | ".join(value) if isinstance(value, list) else value)
+              for name, value in entry.to_dict().items() if name != "id"]
+    return [(name, value) for name, value in values if value]
+
+
 def history_lines(history: "EntryHistory") -> list[str]:
     """An entry's history as text: one heading line per version, its changes indented below."""
     state = "live" if history.current is not None else "deleted"
@@ -65,7 +71,10 @@ def history_lines(history: "EntryHistory") -> list[str]:
         reason = f"  reason: {revision.reason}" if revision.reason else ""
         lines.append(f"version {revision.kb_version}  {_when(revision.created_at)}  {item.change}  "
                      f"by {revision.author or '(unknown)'}{reason}")
-        lines.extend("    " + line for field in item.fields for line in as_text(field).split("\n"))
+        if item.change in ("created", "recorded"):  # nothing to compare with: the entry as it was
+            lines.extend(f"    {name}: {value}" for name, value in _shown_fields(revision.entry))
+        else:
+            lines.extend("    " + line for field in item.fields for line in as_text(field).split("\n"))
     if history.begins:
         lines.append(f"(history was recorded from KB version {history.begins} on)")
     return lines
