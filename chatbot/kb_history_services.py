@@ -20,7 +20,7 @@ from chatbot.conversations.database import database_errors
 from chatbot.errors import UnknownItem
 from chatbot.knowledge_services import check_reason
 from knowledge_base.history_diff import FieldDiff, diff_entries
-from knowledge_base.revisions import KBVersion, Revision, RollbackResult, UnknownVersion
+from knowledge_base.revisions import KBVersion, Revision, RollbackResult, UnknownVersion, same_content
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -37,11 +37,13 @@ class HistoryItem:
     """One version of an entry: the revision, what kind of change it was ("created", "edited",
     "deleted", "restored": revived after a deletion; "recorded": where its history began, with
 migration 0008) and the fields it changed, against the
-    version before it (a deletion lists none)."""
+    version before it (a deletion lists none); `same_as` names the latest earlier version (not
+    the one just before) that said the same, as after a rollback to it."""
 
     revision: Revision
     change: str
     fields: list[FieldDiff]
+    same_as: int | None = None  # an earlier version whose content this one brought back (a rollback's)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def history_items(revisions: list[Revision]) -> list[HistoryItem]:
     """Each revision (oldest first) with its change against the one before, the newest first."""
     items: list[HistoryItem] = []
     previous: Revision | None = None
+    seen: list[Revision] = []
     for revision in revisions:
         if revision.deleted:
             change, fields = "deleted", []
@@ -70,8 +73,13 @@ def history_items(revisions: list[Revision]) -> list[HistoryItem]:
             # A revived entry is compared with what it said when it was deleted.
             change = "restored" if previous.deleted else "edited"
             fields = diff_entries(previous.entry, revision.entry)
-        items.append(HistoryItem(revision, change, fields))
+        same_as = None
+        if not revision.deleted and previous is not None:
+            same_as = next((r.kb_version for r in reversed(seen[:-1])
+                            if not r.deleted and same_content(r.entry, revision.entry)), None)
+        items.append(HistoryItem(revision, change, fields, same_as))
         previous = revision
+        seen.append(revision)
     return items[::-1]
 
 

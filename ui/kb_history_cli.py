@@ -42,7 +42,7 @@ def history_json(history: "EntryHistory") -> dict:
     return {"entry_id": history.entry_id, "live": history.current is not None, "history_begins": history.begins,
             "versions": [{"kb_version": item.revision.kb_version, "created_at": item.revision.created_at.isoformat(),
                           "author": item.revision.author, "reason": item.revision.reason, "change": item.change,
-                          "deleted": item.revision.deleted, "entry": item.revision.entry.to_dict(),
+                          "same_as": item.same_as, "deleted": item.revision.deleted, "entry": item.revision.entry.to_dict(),
                           "changes": [as_json(field) for field in item.fields]} for item in history.items]}
 
 
@@ -69,7 +69,8 @@ def history_lines(history: "EntryHistory") -> list[str]:
     for item in history.items:
         revision = item.revision
         reason = f"  reason: {revision.reason}" if revision.reason else ""
-        lines.append(f"version {revision.kb_version}  {_when(revision.created_at)}  {item.change}  "
+        same = f" (as at version {item.same_as})" if item.same_as else ""
+        lines.append(f"version {revision.kb_version}  {_when(revision.created_at)}  {item.change}{same}  "
                      f"by {revision.author or '(unknown)'}{reason}")
         if item.change in ("created", "recorded"):  # nothing to compare with: the entry as it was
             lines.extend(f"    {name}: {value}" for name, value in _shown_fields(revision.entry))

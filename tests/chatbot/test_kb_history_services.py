@@ -35,6 +35,7 @@ def test_an_edit_and_its_rollback_are_the_next_answers_and_the_history_shows_bot
     history = services.entry_history("returns")
     assert [(i.revision.kb_version, i.change, i.revision.author, i.revision.reason) for i in history.items] == [
         (3, "edited", "ada", "holidays are over"), (2, "edited", "eddie", "holiday policy"), (1, "created", "cli", "")]
+    assert [i.same_as for i in history.items] == [1, None, None]  # the rollback brought version 1 back
     [answer] = history.items[1].fields
     assert answer.field == "answer" and [(s.op, s.text) for s in answer.spans] == [
         ("same", "You can return any item within "), ("delete", "30"), ("insert", "60"), ("same", " days for "),

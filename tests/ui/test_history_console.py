@@ -159,6 +159,7 @@ def test_an_editor_undoes_a_change_from_the_history_page(browser, server_url: st
 
     newest = page.locator(".card").nth(1).inner_text()
     assert "by eddie" in newest and "the carrier deal fell through" in newest and "(now)" in newest
+    assert f"back to what version {original} said" in newest
     cards = page.locator(".card").all_inner_texts()
     assert sum("by eddie" in card for card in cards) == 2  # both changes, each with its author
     page.screenshot(path=str(shots / "console_history_rolled_back.png"), full_page=True)

@@ -58,7 +58,9 @@ def _item_html(history: "EntryHistory", item: "HistoryItem", newest: bool, sessi
     revision = item.revision
     author = esc(revision.author) if revision.author else '<span class="muted">unknown</span>'
     head = (f'<div class="vhead"><span class="badge b-{esc(item.change)}">{esc(item.change)}</span>'
-            f'<strong>Version {revision.kb_version}</strong><span class="when">{esc(when(revision.created_at))}</span>'
+            f'<strong>Version {revision.kb_version}</strong>'
+            + (f'<span class="muted">back to what version {item.same_as} said</span>' if item.same_as else "")
+            + f'<span class="when">{esc(when(revision.created_at))}</span>'
             f'<span>by <strong>{author}</strong></span>{" <span class=muted>(now)</span>" if newest else ""}</div>')
     reason = f'<p class="reason">Reason: {esc(revision.reason)}</p>' if revision.reason else ""
     if revision.deleted:

@@ -30,6 +30,7 @@ class EntryVersionResponse(BaseModel):
     author: str = Field(description="Who made the change; empty: unknown (before history was recorded).")
     reason: str
     change: str = Field(description="created | edited | deleted | restored | recorded (where history began)")
+    same_as: int | None = Field(description="An earlier version whose content this one brought back (a rollback).")
     deleted: bool
     entry: EntryCreate = Field(description="The entry after the change (for a deletion: what it said last).")
     changes: list[FieldChange]
