@@ -115,6 +115,10 @@ def test_the_pages_are_plain_html_and_escape_what_staff_wrote(server_url: str) -
     assert "there is no KB version 999" in editor.get("/admin/entries/payment/at/999").text
     versions = editor.get("/admin/kb/versions")
     assert versions.status_code == 200 and "Roll the whole KB back to this" in versions.text
+    refused = editor.post("/admin/entries/payment/rollback", data={"to_version": "999", "csrf_token": csrf["X-CSRF-Token"]})
+    assert refused.status_code == 404 and "there is no KB version 999" in refused.text  # said on the page
+    no_token = editor.post("/admin/kb/rollback", data={"kb_version": "1"})
+    assert no_token.status_code == 403 and "CSRF token" in no_token.json()["detail"]
     viewer, _ = signed_in(server_url, "vic")
     assert "Roll back to this version" not in viewer.get("/admin/entries/payment/history").text  # viewers read
 
