@@ -2,7 +2,8 @@
 tag), read, create, update and delete an entry, and the hit test. Part of the application object
 (`chatbot.services.Services` inherits them), so the staff API and a CLI call the same ones.
 
-Every change is one new KB version whose summary names its author, and the index follows it
+Every change is one new KB version with its author and optional reason (and a revision of the
+entry: `chatbot.kb_history_services` reads and rolls them back), and the index follows it
 (`Services.sync_index`, incrementally) before the call returns: the next customer question
 uses it.
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from chatbot.conversations.database import database_errors
 from chatbot.errors import Conflict, InvalidInput, UnknownItem
 from knowledge_base.entries import Entry, EntryError
+from knowledge_base.revisions import MAX_REASON_CHARS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -68,6 +70,12 @@ def _matches(entry: Entry, text: str, category: str, language: str, tag: str) ->
     return True
 
 
+def check_reason(reason: str) -> None:
+    """`InvalidInput` for a change's reason over its limit (a line or two, not a document)."""
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise InvalidInput(f"the reason is {len(reason.strip())} characters; the limit is {MAX_REASON_CHARS}")
+
+
 def _valid(entry: Entry) -> Entry:
     try:
         return entry.validate()
@@ -103,34 +111,39 @@ class KnowledgeServices:
             raise UnknownItem(f"no knowledge-base entry has id {entry_id!r}")
         return found
 
-    def create_entry(self, entry: Entry, author: str) -> Entry:
+    def create_entry(self, entry: Entry, author: str, reason: str = "") -> Entry:
         """Store a new entry (`Conflict` if its id is taken, `InvalidInput` naming the field that
         is wrong), then update the index; returns it as stored."""
         valid = _valid(entry)
+        check_reason(reason)
         with database_errors(self.database):
             if self.knowledge_base.get(valid.id) is not None:
                 raise Conflict(f"an entry with id {valid.id!r} exists already: edit it instead")
-            self.knowledge_base.upsert([valid], summary=f"created {valid.id} by {author}")
+            self.knowledge_base.upsert([valid], summary=f"created {valid.id} by {author}", author=author,
+                                       reason=reason)
         self.sync_index()
         return self.entry(valid.id)
 
-    def update_entry(self, entry_id: str, entry: Entry, author: str) -> Entry:
+    def update_entry(self, entry_id: str, entry: Entry, author: str, reason: str = "") -> Entry:
         """Replace entry `entry_id`'s fields with `entry`'s (its id must be `entry_id`), then
         update the index; `UnknownItem` for an id that is not a live entry."""
         self.entry(entry_id)
         if entry.id != entry_id:
             raise InvalidInput(f"the entry's id {entry.id!r} is not the id it is saved under ({entry_id!r})")
         valid = _valid(entry)
+        check_reason(reason)
         with database_errors(self.database):
-            self.knowledge_base.upsert([valid], summary=f"edited {entry_id} by {author}")
+            self.knowledge_base.upsert([valid], summary=f"edited {entry_id} by {author}", author=author,
+                                       reason=reason)
         self.sync_index()
         return self.entry(entry_id)
 
-    def delete_entry(self, entry_id: str) -> None:
+    def delete_entry(self, entry_id: str, author: str = "", reason: str = "") -> None:
         """Delete entry `entry_id` (`UnknownItem` if it is not live), then update the index."""
         self.entry(entry_id)
+        check_reason(reason)
         with database_errors(self.database):
-            self.knowledge_base.delete([entry_id])
+            self.knowledge_base.delete([entry_id], author=author, reason=reason)
         self.sync_index()
 
     def hit_test(self, text: str, top_k: int | None = None) -> HitTestResult:

@@ -18,6 +18,7 @@ import knowledge_base
 from chatbot.conversation_services import ConversationServices
 from chatbot.kb_editor_services import KBEditorServices
 from chatbot.knowledge_services import KnowledgeServices
+from chatbot.kb_history_services import KBHistoryServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
 from chatbot.conversations.store import ConversationStore
@@ -66,7 +67,8 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, KBEditorServices, StaffServices, SiteServices):
+class Services(ConversationServices, KnowledgeServices, KBHistoryServices, KBEditorServices, StaffServices,
+               SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -157,15 +159,15 @@ class Services(ConversationServices, KnowledgeServices, KBEditorServices, StaffS
         return manifest
 
     def import_files(self, paths: list[Path], progress: bool = False,
-                     listener: ImportListener | None = None) -> list[FileReport]:
-        """Import knowledge-base files, then update the index for what changed (and re-tune the
-        embedder when `CHATBOT_AUTO_TUNE` is on and something changed); `listener` hears each
-        file's progress (the console's background imports)."""
+                     listener: ImportListener | None = None, author: str = "cli") -> list[FileReport]:
+        """Import knowledge-base files as `author` (the CLI's imports are "cli"'s), then update the
+        index for what changed (and re-tune the embedder when `CHATBOT_AUTO_TUNE` is on and
+        something changed); `listener` hears each file's progress (the console's background imports)."""
         # Each file is one transaction (a refused file stores nothing); a database that is down or
         # busy stops the import as DatabaseUnavailable / DatabaseBusy, one that refuses a value
         # refuses that file only.
         with database_errors(self.database):
-            reports = import_files(self.knowledge_base, paths, progress=progress, listener=listener)
+            reports = import_files(self.knowledge_base, paths, progress=progress, listener=listener, author=author)
         changed = any(r.created or r.updated for r in reports)
         if self.settings.auto_tune and changed:
             self.tune_index(progress=progress)
@@ -173,7 +175,7 @@ class Services(ConversationServices, KnowledgeServices, KBEditorServices, StaffS
             self.sync_index(progress=progress)
         return reports
 
-    def delete_entries(self, entry_ids: list[str], progress: bool = False) -> list[str]:
+    def delete_entries(self, entry_ids: list[str], progress: bool = False, author: str = "cli") -> list[str]:
         """Delete entries by id (one new KB version), then update the index as after an import;
         returns the ids deleted. Raises `UnknownEntry`, deleting nothing, when an id is not a
         live entry."""
@@ -183,7 +185,7 @@ class Services(ConversationServices, KnowledgeServices, KBEditorServices, StaffS
             if unknown:
                 raise UnknownEntry(f"no knowledge-base entry has id {', '.join(map(repr, unknown))} "
                                    "(see `chatbot kb list`); nothing was deleted")
-            self.knowledge_base.delete(ids)
+            self.knowledge_base.delete(ids, author=author)
         self.sync_index(progress=progress)
         return ids
 

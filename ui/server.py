@@ -33,6 +33,8 @@ from ui.console.api_routes import staff_api_router
 from ui.console.entry_pages import entry_pages
 from ui.console.import_api_routes import import_api_router
 from ui.console.import_pages import import_pages
+from ui.console.history_api import history_api_router
+from ui.console.history_pages import history_pages
 from ui.console.pages import add_console_handlers, console_pages
 from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
 from ui.widget.access import widget_guard
@@ -60,6 +62,8 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(console_pages(services))  # the staff console's pages, /admin
     app.include_router(entry_pages(services))  # the knowledge-base editor, /admin/entries
     app.include_router(import_pages(services))  # imports with progress and report, /admin/imports
+    app.include_router(history_api_router(services))  # entry history and rollback, /api/admin
+    app.include_router(history_pages(services))  # their pages, /admin/entries/{id}/history, /admin/kb
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

@@ -62,9 +62,9 @@ def _refusal(path: Path, error: Exception) -> str:
 
 
 def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool = False,
-                listener: ImportListener | None = None) -> FileReport:
-    """Import one file in one transaction; a refused file comes back with `refused` set.
-    `progress` shows a bar on the terminal; `listener` hears the same steps."""
+                listener: ImportListener | None = None, author: str = "") -> FileReport:
+    """Import one file in one transaction, its changes by `author`; a refused file comes back
+    with `refused` set. `progress` shows a bar on the terminal; `listener` hears the same steps."""
     report = FileReport(str(path))
     try:
         result = read_file(Path(path))
@@ -84,7 +84,7 @@ def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool 
 
         try:
             outcome = repository.upsert(result.entries, summary=f"import {Path(path).name}",
-                                        progress=stored)
+                                        progress=stored, author=author)
         except (DataError, IntegrityError) as exc:
             report.refused = _refusal(path, exc)
             return report
@@ -96,11 +96,11 @@ def import_file(repository: KnowledgeBaseRepository, path: Path, progress: bool 
 
 
 def import_files(repository: KnowledgeBaseRepository, paths: Iterable[Path], progress: bool = False,
-                 listener: ImportListener | None = None) -> list[FileReport]:
-    """Import each file (`import_file`); a refused file or a bad row never stops the others."""
+                 listener: ImportListener | None = None, author: str = "") -> list[FileReport]:
+    """Import each file (`import_file`) as `author`; a refused file or a bad row never stops the others."""
     reports = []
     for path in paths:
-        reports.append(import_file(repository, Path(path), progress=progress, listener=listener))
+        reports.append(import_file(repository, Path(path), progress=progress, listener=listener, author=author))
         if listener is not None:
             listener.file_done(reports[-1])
     return reports

@@ -59,6 +59,17 @@ ROUTES = {
     ("POST", "/api/admin/imports"): "editor",
     ("GET", "/api/admin/imports/{job_id}"): "editor",
     ("GET", "/api/admin/entries/export"): "editor",
+    # the KB's history (ui.console.history_api, ui.console.history_pages)
+    ("GET", "/api/admin/entries/{entry_id}/history"): "viewer",
+    ("GET", "/api/admin/entries/{entry_id}/versions/{kb_version}"): "viewer",
+    ("POST", "/api/admin/entries/{entry_id}/rollback"): "editor",
+    ("GET", "/api/admin/kb/versions"): "viewer",
+    ("POST", "/api/admin/kb/rollback"): "editor",
+    ("GET", "/admin/entries/{entry_id}/history"): "viewer",
+    ("POST", "/admin/entries/{entry_id}/rollback"): "editor",
+    ("GET", "/admin/entries/{entry_id}/at/{kb_version}"): "viewer",
+    ("GET", "/admin/kb/versions"): "viewer",
+    ("POST", "/admin/kb/rollback"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -68,8 +79,11 @@ BODIES = {
     "/api/admin/hit-test": {"text": "How long does shipping take?"},
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
+    "/api/admin/entries/{entry_id}/rollback": {"to_version": 1},
+    "/api/admin/kb/rollback": {"kb_version": 1_000_000},  # no such version: the gate passes, nothing changes
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16,
+          "kb_version": "1"}
 
 
 @pytest.fixture(scope="module")

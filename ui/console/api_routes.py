@@ -24,7 +24,7 @@ from chatbot.errors import Forbidden
 from knowledge_base.entries import Entry
 from ui.api.routes import MAX_BODY_BYTES
 from ui.console.auth import SESSION_COOKIE, clear_session_cookie, set_session_cookie, staff_gate
-from ui.console.schemas import (ConversationStateResponse, EntryCreate, EntryFields, EntryPageResponse,
+from ui.console.schemas import (ConversationStateResponse, EntryEdit, EntryNew, EntryPageResponse,
                                 EntryResponse, HitTestRequest, HitTestResponse, LoginRequest, SessionResponse,
                                 StaffReplyRequest, StaffUserCreate, StaffUserResponse, WaitingConversationResponse)
 from ui.conversations_cli import waiting_json
@@ -110,20 +110,22 @@ def staff_api_router(services: "Services") -> APIRouter:
         return entry_json(services.entry(entry_id))
 
     @router.post("/entries", response_model=EntryResponse, status_code=201)
-    def create_entry(body: EntryCreate, session: "StaffSession" = editor) -> dict:
+    def create_entry(body: EntryNew, session: "StaffSession" = editor) -> dict:
         """Create an entry (409 if the id is taken); the index follows before this returns."""
-        return entry_json(services.create_entry(Entry(**body.model_dump()), author=session.user.name))
+        return entry_json(services.create_entry(Entry(**body.model_dump(exclude={"reason"})), author=session.user.name,
+                                                reason=body.reason))
 
     @router.put("/entries/{entry_id}", response_model=EntryResponse)
-    def update_entry(entry_id: str, body: EntryFields, session: "StaffSession" = editor) -> dict:
+    def update_entry(entry_id: str, body: EntryEdit, session: "StaffSession" = editor) -> dict:
         """Replace an entry's content; the index follows before this returns."""
-        return entry_json(services.update_entry(entry_id, Entry(id=entry_id, **body.model_dump()),
-                                                author=session.user.name))
+        return entry_json(services.update_entry(entry_id, Entry(id=entry_id, **body.model_dump(exclude={"reason"})),
+                                                author=session.user.name, reason=body.reason))
 
     @router.delete("/entries/{entry_id}", status_code=204)
-    def delete_entry(entry_id: str, session: "StaffSession" = editor) -> Response:
+    def delete_entry(entry_id: str, session: "StaffSession" = editor,
+                     reason: str = Query("", max_length=500, description="Why (optional): shown in the history.")) -> Response:
         """Delete an entry; the index follows before this returns."""
-        services.delete_entry(entry_id)
+        services.delete_entry(entry_id, author=session.user.name, reason=reason)
         return Response(status_code=204)
 
     @router.post("/hit-test", response_model=HitTestResponse)

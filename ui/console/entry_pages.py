@@ -93,8 +93,8 @@ def entry_pages(services: "Services") -> APIRouter:
         """Create the entry the form describes; the index follows before the answer."""
         form = await _typed_form(request)
         try:
-            # reason: pass reason=form.reason once create_entry takes it (the entry versions work adds it).
-            created = await run_in_threadpool(services.create_entry, form.entry(), author=session.user.name)
+            created = await run_in_threadpool(services.create_entry, form.entry(), author=session.user.name,
+                                              reason=form.reason)
         except (InvalidInput, Conflict) as error:
             status = 409 if isinstance(error, Conflict) else 422
             return _editor_page("New entry", entry_form(form, session.csrf_token, new=True, may_edit=True,
@@ -119,8 +119,8 @@ def entry_pages(services: "Services") -> APIRouter:
         form = await _typed_form(request)
         form.id = entry_id
         try:
-            # reason: pass reason=form.reason once update_entry takes it (the entry versions work adds it).
-            await run_in_threadpool(services.update_entry, entry_id, form.entry(), author=session.user.name)
+            await run_in_threadpool(services.update_entry, entry_id, form.entry(), author=session.user.name,
+                                    reason=form.reason)
         except UnknownItem as error:
             return _missing(entry_id, error, session)
         except InvalidInput as error:
@@ -133,8 +133,7 @@ def entry_pages(services: "Services") -> APIRouter:
     def delete(entry_id: str, session: "StaffSession" = editor) -> Response:
         """Delete entry `entry_id` (the page asked first); the index follows before the answer."""
         try:
-            # reason: pass the form's reason once delete_entry takes it (the entry versions work adds it).
-            services.delete_entry(entry_id)
+            services.delete_entry(entry_id, author=session.user.name)
         except UnknownItem as error:
             return _missing(entry_id, error, session)
         return _see_other(f"/admin/entries?{urlencode({'deleted': entry_id})}")

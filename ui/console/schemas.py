@@ -40,6 +40,16 @@ class EntryCreate(EntryFields):
     id: str = Field(description="1-128 of letters, digits, '_', '-', '.', ':'.")
 
 
+class EntryEdit(EntryFields):
+    """An entry's new content, and why it changed (shown in the entry's history)."""
+
+    reason: str = Field(default="", max_length=500, description="Why (optional): shown in the history.")
+
+
+class EntryNew(EntryCreate):
+    reason: str = Field(default="", max_length=500, description="Why (optional): shown in the history.")
+
+
 class EntryResponse(EntryCreate):
     version: int = Field(description="The KB version at which the entry last changed.")
     updated_at: str | None

@@ -29,7 +29,7 @@ from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
-          "staff_users", "staff_sessions", "sites"}
+          "staff_users", "staff_sessions", "sites", "kb_entry_revisions"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
