@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
+from chatbot.conversation_log_services import ConversationLogServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
@@ -65,7 +66,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
+class Services(ConversationServices, ConversationLogServices, KnowledgeServices, StaffServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
