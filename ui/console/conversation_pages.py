@@ -23,7 +23,7 @@ from chatbot.errors import InvalidInput
 from chatbot.staff.roles import role_allows
 from ui.console.auth import staff_gate
 from ui.console.html import HEADERS, esc, page
-from ui.console.log_look import csrf_field, entry_link, message_block, staff_bar, tabs, when
+from ui.console.log_look import csrf_field, entry_link, message_block, staff_bar, state_label, tabs, when
 
 if TYPE_CHECKING:
     from chatbot.conversations.feedback import Feedback
@@ -60,11 +60,11 @@ def _filter_form(values: dict[str, str], facets: dict[str, list[str]]) -> str:
 
 def _row(c: "ConversationListing") -> str:
     pills = "".join(f'<span class="pill {esc(a)}">{esc(a)}</span>' for a in c.actions)
-    state = f'<span class="pill {esc(c.state)}">{esc(c.state)}{" · " + esc(c.held_by) if c.held_by else ""}</span>'
+    state = state_label(c.state, c.held_by)
     votes = (f'<span class="pill up">▲ {c.thumbs_up}</span>' if c.thumbs_up else "") + (
         f'<span class="pill down">▼ {c.thumbs_down}</span>' if c.thumbs_down else "")
     question = esc(c.first_question[:140]) or '<span class="muted">(no question)</span>'
-    return (f'<tr><td>{esc(when(c.created_at)[:16])}</td><td class="q"><a href="/admin/conversations/{esc(c.id)}">'
+    return (f'<tr><td class="t">{esc(when(c.created_at)[:16])}</td><td class="q"><a href="/admin/conversations/{esc(c.id)}">'
             f'{question}</a></td><td>{state}</td><td>{esc(c.channel)}</td><td>{esc(c.language or "-")}</td>'
             f'<td>{c.turns}</td><td>{pills}</td><td>{votes}</td></tr>')
 
@@ -109,7 +109,7 @@ def _trace_block(message: "StoredMessage", feedback: "Feedback | None") -> str:
         comment = f" “{esc(feedback.comment)}”" if feedback.comment else ""
         said = f'<div>Feedback: <span class="pill {esc(feedback.rating)}">{esc(feedback.rating)}</span>{comment}</div>'
     return (f'<div class="trace"><div><span class="pill {esc(trace.decision)}">{esc(trace.decision)}</span> '
-            f'{esc(trace.generator or "-")} · KB v{trace.kb_version} · {trace.latency_ms:.0f} ms · {esc(grounded)}</div>'
+            f'generator {esc(trace.generator or "-")} · KB v{trace.kb_version} · {trace.latency_ms:.0f} ms · {esc(grounded)}</div>'
             f'<div class="muted">searched for: {esc(trace.query) or "-"} ({esc(trace.language or "?")})</div>'
             + (f"<ol>{entries}</ol>" if entries else '<div class="muted">no entries</div>') + said + "</div>")
 
@@ -120,8 +120,7 @@ def _transcript_page(detail: "ConversationDetail", session: "StaffSession") -> R
                                      _trace_block(m, detail.feedback.get(m.trace.id) if m.trace else None))
                        for m in detail.messages)
     facts = (f'<p>Started {esc(when(c.created_at))} UTC · channel {esc(c.channel)} · language {esc(c.language or "-")} · '
-             f'<span class="pill {esc(c.state)}">{esc(c.state)}</span>{" held by " + esc(c.held_by) if c.held_by else ""}'
-             f' · {c.turns} turns{" · contact " + esc(detail.contact_email) if detail.contact_email else ""}'
+             f'{state_label(c.state, c.held_by)} · {c.turns} turns{" · contact " + esc(detail.contact_email) if detail.contact_email else ""}'
              f' · <a href="/admin/inbox/{esc(c.id)}">open in the inbox</a></p>')
     delete = ""
     if role_allows(session.user.role, "admin"):

@@ -25,7 +25,7 @@ from chatbot.staff.roles import role_allows
 from ui.console.auth import staff_gate
 from ui.console.html import HEADERS, esc, page
 from ui.console.log_look import (FRAMED_HEADERS, FRAMING_CSP, LOG_STYLE, csrf_field, entry_link, message_block,
-                                 post_button, staff_bar, tabs, waited)
+                                 post_button, staff_bar, state_label, tabs, waited)
 
 if TYPE_CHECKING:
     from chatbot.conversations.inbox import InboxItem
@@ -57,7 +57,7 @@ def _item_card(item: "InboxItem", session: "StaffSession", now: datetime) -> str
     if role_allows(session.user.role, "editor") and item.held_by != session.user.name:
         forms += post_button(f"/admin/inbox/{item.id}/take", "Take", session)
     contact = f" · contact {esc(item.contact_email)}" if item.contact_email else ""
-    return (f'<div class="card"><div>{status} <span class="muted">{esc(item.channel)} · {esc(item.language or "-")}'
+    return (f'<div class="card item"><div>{status} <span class="muted">{esc(item.channel)} · {esc(item.language or "-")}'
             f'{contact}</span></div><div class="quote">{esc(item.question) or "<span class=muted>(no message)</span>"}</div>'
             f'{_found(item)}<div class="actions">{forms}</div></div>')
 
@@ -81,20 +81,18 @@ def _conversation_page(services: "Services", session: "StaffSession", conversati
                        error: str = "", draft: str = "") -> Response:
     detail = services.conversation_detail(conversation_id)  # InvalidConversation: 404
     c = detail.conversation
-    held = f" by {esc(c.held_by)}" if c.held_by else ""
     forms = ""
     if role_allows(session.user.role, "editor"):
         alert = f'<div class="error" role="alert">{esc(error)}</div>' if error else ""
         take = "" if c.held_by == session.user.name else post_button(f"/admin/inbox/{c.id}/take", "Take", session)
         release = post_button(f"/admin/inbox/{c.id}/release", "Release to the bot", session, "quiet") \
             if c.state != "bot" else ""
-        forms = (f'<div class="card">{alert}<form method="post" action="/admin/inbox/{esc(c.id)}/reply">{csrf_field(session)}'
-                 f'<label for="reply">Reply to the customer as {esc(session.user.name)}</label>'
-                 f'<textarea id="reply" name="text" maxlength="4000" required>{esc(draft)}</textarea>'
-                 '<button type="submit">Send</button></form>'
-                 f'<div class="actions">{take}{release}</div></div>')
+        forms = (f'<div class="card">{alert}<form method="post" action="/admin/inbox/{esc(c.id)}/reply" id="reply-form">'
+                 f'{csrf_field(session)}<label for="reply">Reply to the customer as {esc(session.user.name)}</label>'
+                 f'<textarea id="reply" name="text" maxlength="4000" required>{esc(draft)}</textarea></form>'
+                 f'<div class="actions"><button type="submit" form="reply-form">Send</button>{take}{release}</div></div>')
     body = (tabs("/admin/inbox", session)
-            + f'<div class="card"><h2>Conversation <span class="pill {esc(c.state)}">{esc(c.state)}{held}</span></h2>'
+            + f'<div class="card"><h2>Conversation {state_label(c.state, c.held_by)}</h2>'
             f'<p class="muted">{esc(c.channel)} · {esc(c.language or "-")} · <a href="/admin/conversations/{esc(c.id)}">'
             f'transcript with traces</a></p>'
             f'<iframe class="live" src="/admin/inbox/{esc(c.id)}/messages" title="Messages"></iframe></div>{forms}')

@@ -31,12 +31,13 @@ a{color:#1d4ed8}
 .filters label{margin:6px 0 2px;font-size:13px}
 select,input[type=date],input[type=search],textarea{width:100%;padding:7px 9px;border:1px solid #d1d5db;border-radius:6px;
 font:inherit;background:#fff}
+select,input[type=date],input[type=search]{height:38px}
 textarea{min-height:84px;resize:vertical}
 .filters button{margin-top:0}
 .actions{display:flex;gap:10px;flex-wrap:wrap;align-items:center;margin-top:12px}
 .actions form{margin:0}.actions button{margin:0}
 button.quiet{background:#4b5563}button.danger{background:#b91c1c}
-.pill{display:inline-block;border-radius:999px;padding:0 8px;font-size:12px;background:#e5e7eb;color:#374151;margin:1px 2px 1px 0}
+.pill{display:inline-block;white-space:nowrap;border-radius:999px;padding:0 8px;font-size:12px;background:#e5e7eb;color:#374151;margin:1px 2px 1px 0}
 .pill.handoff,.pill.waiting{background:#fef3c7;color:#92400e}.pill.abstain,.pill.rejected,.pill.down{background:#fee2e2;color:#991b1b}
 .pill.answer,.pill.up{background:#dcfce7;color:#166534}.pill.clarify{background:#e0e7ff;color:#3730a3}
 .pill.human{background:#dbeafe;color:#1e40af}
@@ -53,6 +54,9 @@ button.quiet{background:#4b5563}button.danger{background:#b91c1c}
 .live{width:100%;height:430px;border:1px solid #e5e7eb;border-radius:8px;background:#fff}
 .pager{display:flex;justify-content:space-between;margin-top:12px}
 td.q{max-width:340px;overflow-wrap:anywhere}
+td.t{white-space:nowrap}
+.card.item{padding:14px 20px;margin-bottom:12px}.card.item .actions{margin-top:8px}
+.card label:first-child,.card form>label:first-of-type{margin-top:0}
 @media (max-width:600px){.msg{max-width:100%}.live{height:360px}table.wide th:nth-child(n+5),table.wide td:nth-child(n+5){display:none}}
 </style>"""
 
@@ -104,6 +108,12 @@ def entry_link(entry_id: str, kb_version: int | None, score: float | None = None
     href = f"/admin/entries/{quote(entry_id, safe='')}" + (f"/at/{int(kb_version)}" if kb_version else "")
     shown = f"{esc(entry_id)}" + (f" <span class=muted>{score:.2f}</span>" if score is not None else "")
     return f'<a href="{esc(href)}" target="_top">{shown}</a>'
+
+
+def state_label(state: str, held_by: str | None) -> str:
+    """A conversation's hand-off state as a pill: bot, waiting, or held by whom."""
+    shown = f"held by {held_by}" if state == "human" and held_by else state
+    return f'<span class="pill {esc(state)}">{esc(shown)}</span>'
 
 
 def author_label(author: str) -> tuple[str, str]:
