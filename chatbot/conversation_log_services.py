@@ -67,11 +67,12 @@ class ConversationLogServices:
         return self.conversations.inbox.items()
 
     def delete_visitor_data(self, by: str, reason: str, conversation_id: str | None = None,
-                            email: str | None = None) -> PrivacyDeletion:
+                            email: str | None = None, visitor_token: str | None = None) -> PrivacyDeletion:
         """Delete the conversations of the visitor of `conversation_id` (all bound to the same
-        visitor), or of the contact `email`, from every table, and record who did it, when, why,
-        how much and a hash of it (`chatbot.conversations.privacy`)."""
-        return self.conversations.privacy.delete(by, reason, conversation_id, email)
+        visitor), of `visitor_token`, or of the contact `email` (name exactly one), from every
+        table, and record who did it, when, why, how much and a hash of it
+        (`chatbot.conversations.privacy`)."""
+        return self.conversations.privacy.delete(by, reason, conversation_id, email, visitor_token)
 
     def privacy_deletions(self, limit: int = 200) -> list[PrivacyDeletion]:
         """The privacy deletions done, newest first."""

@@ -1,7 +1,8 @@
 """Deleting a visitor's conversations on request (privacy), and the record that it was done.
 
 A request names one conversation (the visitor's other conversations, bound to the same visitor
-token, go with it) or the contact email the customer left. Everything of those conversations is
+token, go with it), the visitor token itself (what a server-side client sends as
+`X-Visitor-Token`), or the contact email the customer left. Everything of those conversations is
 deleted in one transaction from every table that refers to them, found from the schema's
 metadata, not from a list kept by hand: messages, turn traces, feedback, labels, turn keys and
 any table added later with a foreign key to one of them (or a `conversation_id` column). What
@@ -32,13 +33,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from chatbot.conversations.database import database_errors, retry_when_busy, transaction
 from chatbot.conversations.handoff import aware, check_staff_name
 from chatbot.conversations.ids import check_conversation_id, unknown_message
+from chatbot.conversations.visitors import check_visitor_token, visitor_hash
 from chatbot.conversations.tables import EMAIL_CHARS, STAFF_NAME_CHARS, ConversationRow
 from chatbot.errors import InvalidConversation, InvalidInput
 from knowledge_base.db_models import Base, utcnow
 from knowledge_base.storable import length_problem, storable
 
 REASON_CHARS = 500
-BY_CONVERSATION, BY_EMAIL = "conversation", "email"
+BY_CONVERSATION, BY_VISITOR, BY_EMAIL = "conversation", "visitor", "email"
 
 
 class PrivacyDeletionRow(Base):
@@ -50,7 +52,7 @@ class PrivacyDeletionRow(Base):
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     deleted_by: Mapped[str] = mapped_column(String(STAFF_NAME_CHARS))
     reason: Mapped[str] = mapped_column(Text, default="")
-    selected_by: Mapped[str] = mapped_column(String(16))  # "conversation" | "email"
+    selected_by: Mapped[str] = mapped_column(String(16))  # "conversation" | "visitor" | "email"
     conversations: Mapped[int] = mapped_column(Integer, default=0)
     messages: Mapped[int] = mapped_column(Integer, default=0)
     turns: Mapped[int] = mapped_column(Integer, default=0)
@@ -126,9 +128,17 @@ class PrivacyDesk:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def _selected(self, session: Session, conversation_id: str | None, email: str | None) -> tuple[str, list[str]]:
-        if (conversation_id is None) == (email is None):
-            raise InvalidInput("Name either a conversation or the contact email whose conversations to delete.")
+    def _selected(self, session: Session, conversation_id: str | None, email: str | None,
+                  visitor_token: str | None) -> tuple[str, list[str]]:
+        if sum(x is not None for x in (conversation_id, email, visitor_token)) != 1:
+            raise InvalidInput("Name one of: a conversation, the visitor token, or the contact email whose "
+                               "conversations to delete.")
+        if visitor_token is not None:
+            found = list(session.scalars(select(ConversationRow.id).where(
+                ConversationRow.visitor_hash == visitor_hash(check_visitor_token(visitor_token)))))
+            if not found:
+                raise InvalidConversation("No conversation is bound to this visitor token: nothing to delete.")
+            return BY_VISITOR, found
         if conversation_id is not None:
             check_conversation_id(conversation_id)
             row = session.get(ConversationRow, conversation_id)
@@ -148,16 +158,17 @@ class PrivacyDesk:
         return BY_EMAIL, found
 
     @retry_when_busy
-    def delete(self, by: str, reason: str, conversation_id: str | None = None,
-               email: str | None = None) -> PrivacyDeletion:
+    def delete(self, by: str, reason: str, conversation_id: str | None = None, email: str | None = None,
+               visitor_token: str | None = None) -> PrivacyDeletion:
         """Delete the visitor's conversations (see the module's docstring) as staff member `by`,
-        for `reason` (required), and record it. `InvalidConversation` for an unknown conversation
-        or an email no conversation left; `InvalidInput` for a missing reason or selector."""
+        for `reason` (required), and record it. `InvalidConversation` for an unknown conversation,
+        or a token or email no conversation has; `InvalidInput` for a missing reason, not exactly
+        one selector, or a malformed token."""
         by, reason = check_staff_name(by), _check_reason(reason)
         with transaction(self._engine) as session:
             if self._engine.dialect.name == "sqlite":  # freed pages are zeroed, not left readable
                 session.execute(text("PRAGMA secure_delete = ON"))
-            selected_by, ids = self._selected(session, conversation_id, email)
+            selected_by, ids = self._selected(session, conversation_id, email, visitor_token)
             doomed = dependent_tables(ids)
             digest, counts = _rows_digest(session, doomed)
             for table, condition in doomed:  # children first

@@ -26,7 +26,7 @@ from chatbot.conversations.export import FORMATS
 from ui.api.routes import MAX_BODY_BYTES
 from ui.console.auth import staff_gate
 from ui.console.conversation_schemas import (ConversationDetailResponse, ConversationPageResponse, DeletionRequest,
-                                             DeletionResponse, EmailDeletionRequest, InboxItemResponse)
+                                             DeletionResponse, VisitorDeletionRequest, InboxItemResponse)
 from ui.console.schemas import ConversationStateResponse
 
 if TYPE_CHECKING:
@@ -151,8 +151,10 @@ def conversation_api_router(services: "Services") -> APIRouter:
         return [deletion_json(d) for d in services.privacy_deletions()]
 
     @router.post("/privacy-deletions", response_model=DeletionResponse)
-    def delete_by_email(body: EmailDeletionRequest, session: "StaffSession" = admin) -> dict:
-        """Delete the conversations that left this contact email, from every table; recorded."""
-        return deletion_json(services.delete_visitor_data(session.user.name, body.reason, email=body.email))
+    def delete_by_visitor(body: VisitorDeletionRequest, session: "StaffSession" = admin) -> dict:
+        """Delete a visitor's conversations (by their token or the contact email they left) from every
+        table; recorded."""
+        return deletion_json(services.delete_visitor_data(session.user.name, body.reason, email=body.email,
+                                                          visitor_token=body.visitor_token))
 
     return router

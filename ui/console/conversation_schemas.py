@@ -77,8 +77,13 @@ class DeletionRequest(BaseModel):
     reason: str = Field(max_length=2000, description="Why (the customer's request, its date): kept in the record.")
 
 
-class EmailDeletionRequest(DeletionRequest):
-    email: str = Field(max_length=254, description="The contact email the customer left in their conversations.")
+class VisitorDeletionRequest(DeletionRequest):
+    """Exactly one of the two."""
+
+    email: str | None = Field(default=None, max_length=254,
+                              description="The contact email the customer left in their conversations.")
+    visitor_token: str | None = Field(default=None, max_length=128,
+                                      description="The visitor's token (a server-side client's X-Visitor-Token).")
 
 
 class DeletionResponse(BaseModel):
@@ -86,7 +91,7 @@ class DeletionResponse(BaseModel):
     deleted_at: str
     deleted_by: str
     reason: str
-    selected_by: str = Field(description="conversation | email")
+    selected_by: str = Field(description="conversation | visitor | email")
     conversations: int
     messages: int
     turns: int

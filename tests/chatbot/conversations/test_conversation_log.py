@@ -180,11 +180,20 @@ def test_deleting_by_contact_email_and_refusals(store: ConversationStore, logged
     assert store.search.search(ConversationFilter()).total == 2
     with pytest.raises(InvalidInput, match="why"):
         store.privacy.delete(by="ada", reason="  ", conversation_id=logged["gifts"])
-    with pytest.raises(InvalidInput, match="either"):
+    with pytest.raises(InvalidInput, match="Name one of"):
         store.privacy.delete(by="ada", reason="x")
+    with pytest.raises(InvalidInput, match="Name one of"):
+        store.privacy.delete(by="ada", reason="x", email="mei@example.com", visitor_token=VISITOR)
+    with pytest.raises(InvalidInput, match="visitor token is not valid"):
+        store.privacy.delete(by="ada", reason="x", visitor_token="short")
     with pytest.raises(InvalidConversation):
         store.privacy.delete(by="ada", reason="x", email="nobody@example.com")
     assert len(store.privacy.records()) == 1
+    by_token = store.privacy.delete(by="ada", reason="server-side client's request", visitor_token=VISITOR)
+    assert (by_token.selected_by, by_token.conversations) == ("visitor", 2)
+    assert store.search.search(ConversationFilter()).total == 0
+    with pytest.raises(InvalidConversation):
+        store.privacy.delete(by="ada", reason="again", visitor_token=VISITOR)
 
 
 def test_a_conversation_bound_to_no_visitor_goes_alone(store: ConversationStore) -> None:
