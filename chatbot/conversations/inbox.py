@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -56,18 +56,25 @@ class Inbox:
                  .limit(limit))
         with database_errors(self._engine), Session(self._engine) as session:
             rows = session.scalars(query).all()
-            return [self._item(session, row) for row in rows]
+            ids = [row.id for row in rows]
+            # Three queries for the whole inbox, not two per conversation: it refreshes every few seconds.
+            latest = (select(func.max(MessageRow.id)).where(MessageRow.conversation_id.in_(ids),
+                                                            MessageRow.author == CUSTOMER_AUTHOR)
+                      .group_by(MessageRow.conversation_id))
+            questions = dict(session.execute(select(MessageRow.conversation_id, MessageRow.content)
+                                             .where(MessageRow.id.in_(latest))).all())
+            searched: dict[str, tuple] = {}
+            for cid, entry_ids, scores, found_for, version in session.execute(
+                    select(TurnTraceRow.conversation_id, TurnTraceRow.entry_ids, TurnTraceRow.scores,
+                           TurnTraceRow.query, TurnTraceRow.kb_version)
+                    .where(TurnTraceRow.conversation_id.in_(ids)).order_by(TurnTraceRow.id.desc())):
+                if entry_ids and cid not in searched:
+                    searched[cid] = (tuple(zip(entry_ids, (float(x) for x in scores))), found_for, version)
+            return [_item(row, questions.get(row.id, ""), searched.get(row.id)) for row in rows]
 
-    @staticmethod
-    def _item(session: Session, row: ConversationRow) -> InboxItem:
-        question = session.scalar(select(MessageRow.content)
-                                  .where(MessageRow.conversation_id == row.id, MessageRow.author == CUSTOMER_AUTHOR)
-                                  .order_by(MessageRow.id.desc()).limit(1)) or ""
-        traces = session.scalars(select(TurnTraceRow).where(TurnTraceRow.conversation_id == row.id)
-                                 .order_by(TurnTraceRow.id.desc()).limit(20)).all()
-        searched = next((t for t in traces if t.entry_ids), None)
-        found = tuple(zip(searched.entry_ids, (float(s) for s in searched.scores))) if searched else ()
-        since = row.waiting_since if row.state == WAITING and row.waiting_since else row.updated_at
-        return InboxItem(row.id, row.state, row.held_by, aware(since), row.channel, row.language, question,
-                         searched.query if searched else "", found, searched.kb_version if searched else None,
-                         row.contact_email)
+
+def _item(row: ConversationRow, question: str, searched: tuple | None) -> InboxItem:
+    found, found_for, version = searched or ((), "", None)
+    since = row.waiting_since if row.state == WAITING and row.waiting_since else row.updated_at
+    return InboxItem(row.id, row.state, row.held_by, aware(since), row.channel, row.language, question, found_for,
+                     found, version, row.contact_email)
