@@ -120,7 +120,7 @@ def _transcript_page(detail: "ConversationDetail", session: "StaffSession") -> R
                                      _trace_block(m, detail.feedback.get(m.trace.id) if m.trace else None))
                        for m in detail.messages)
     facts = (f'<p>Started {esc(when(c.created_at))} UTC · channel {esc(c.channel)} · language {esc(c.language or "-")} · '
-             f'{state_label(c.state, c.held_by)} · {c.turns} turns{" · contact " + esc(detail.contact_email) if detail.contact_email else ""}'
+             f'{state_label(c.state, c.held_by)} · {c.turns} turn{"" if c.turns == 1 else "s"}{" · contact " + esc(detail.contact_email) if detail.contact_email else ""}'
              f' · <a href="/admin/inbox/{esc(c.id)}">open in the inbox</a></p>')
     delete = ""
     if role_allows(session.user.role, "admin"):

@@ -57,7 +57,7 @@ td.q{max-width:340px;overflow-wrap:anywhere}
 td.t{white-space:nowrap}
 .card.item{padding:14px 20px;margin-bottom:12px}.card.item .actions{margin-top:8px}
 .card label:first-child,.card form>label:first-of-type{margin-top:0}
-@media (max-width:600px){.msg{max-width:100%}.live{height:360px}table.wide th:nth-child(n+5),table.wide td:nth-child(n+5){display:none}}
+@media (max-width:600px){.msg{max-width:100%}.live{height:360px}table.wide th:nth-child(n+4),table.wide td:nth-child(n+4){display:none}}
 </style>"""
 
 TABS = (("/admin", "Home"), ("/admin/conversations", "Conversations"), ("/admin/inbox", "Inbox"))
