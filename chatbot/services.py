@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
+from chatbot.conversation_log_services import ConversationLogServices
 from chatbot.kb_editor_services import KBEditorServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.kb_history_services import KBHistoryServices
@@ -67,8 +68,8 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, KBHistoryServices, KBEditorServices, StaffServices,
-               SiteServices):
+class Services(ConversationServices, ConversationLogServices, KnowledgeServices, KBHistoryServices, KBEditorServices,
+               StaffServices, SiteServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from chatbot.evaluation.report import text_table
+from ui.conversation_log_cli import add_log_commands
 
 if TYPE_CHECKING:
     from chatbot.conversations.handoff import HandoffState, WaitingConversation
@@ -68,7 +69,8 @@ def conversations_app(services: Callable[[], "Services"],
                       database_failures: Callable[[], AbstractContextManager[None]]) -> typer.Typer:
     """The `conversations` command group; `services` builds the application object and
     `database_failures` maps a database that is down to exit 3 (both from `ui.cli`)."""
-    app = typer.Typer(help="Hand conversations to staff: the waiting queue, replies, release.",
+    app = typer.Typer(help="The conversation log: the hand-off queue, replies, release; search, export, "
+                           "privacy deletions.",
                       no_args_is_help=True)
 
     @contextmanager
@@ -114,4 +116,5 @@ def conversations_app(services: Callable[[], "Services"],
         with failures():
             typer.echo(_state_line(services().release_conversation(conversation_id)))
 
+    add_log_commands(app, services, failures, _default_staff)  # list, export, delete-visitor-data, deletions
     return app

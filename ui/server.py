@@ -35,6 +35,7 @@ from ui.console.import_api_routes import import_api_router
 from ui.console.import_pages import import_pages
 from ui.console.history_api import history_api_router
 from ui.console.history_pages import history_pages
+from ui.console.conversation_pages import conversation_console
 from ui.console.pages import add_console_handlers, console_pages
 from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
 from ui.widget.access import widget_guard
@@ -64,6 +65,7 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(import_pages(services))  # imports with progress and report, /admin/imports
     app.include_router(history_api_router(services))  # entry history and rollback, /api/admin
     app.include_router(history_pages(services))  # their pages, /admin/entries/{id}/history, /admin/kb
+    app.include_router(conversation_console(services))  # the conversation log and the inbox (ui.console)
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

@@ -33,6 +33,9 @@ from chatbot.conversations.database import check_writable, database_errors, retr
 from chatbot.conversations.feed import ConversationFeed
 from chatbot.conversations.feedback import FeedbackStore
 from chatbot.conversations.handoff import HandoffDesk, enter_waiting
+from chatbot.conversations.inbox import Inbox
+from chatbot.conversations.privacy import PrivacyDesk
+from chatbot.conversations.search import ConversationSearch
 from chatbot.conversations.visitors import VisitorBindings
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
@@ -135,6 +138,10 @@ class ConversationStore:
         self.feed = ConversationFeed(engine)
         self.feedback = FeedbackStore(engine)
         self.visitors = VisitorBindings(engine)
+        # The staff's view of the log (issue 15): search and export, the inbox, privacy deletions.
+        self.search = ConversationSearch(engine)
+        self.inbox = Inbox(engine)
+        self.privacy = PrivacyDesk(engine)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

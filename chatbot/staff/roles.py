@@ -1,8 +1,8 @@
 """The staff roles, each allowed what the ones below it are (DESIGN.md "Packages and layout").
 
-    viewer   reads the knowledge base, the hit test and the waiting conversations
-    editor   and changes the knowledge base, answers and releases conversations
-    admin    and manages staff accounts (later: sites and settings)
+    viewer   reads the knowledge base, the hit test, the conversation log, exports and the inbox
+    editor   and changes the knowledge base, takes, answers and releases conversations
+    admin    and manages staff accounts, deletes a visitor's data on request (later: sites and settings)
 
     >>> role_allows("admin", "editor")
     True

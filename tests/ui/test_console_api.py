@@ -70,6 +70,25 @@ ROUTES = {
     ("GET", "/admin/entries/{entry_id}/at/{kb_version}"): "viewer",
     ("GET", "/admin/kb/versions"): "viewer",
     ("POST", "/admin/kb/rollback"): "editor",
+    # The conversation log and the hand-off inbox (ui.console.conversation_api, conversation_pages, inbox_pages).
+    ("GET", "/api/admin/conversations"): "viewer",
+    ("GET", "/api/admin/conversations/export"): "viewer",
+    ("GET", "/api/admin/conversations/{conversation_id}"): "viewer",
+    ("GET", "/api/admin/inbox"): "viewer",
+    ("POST", "/api/admin/conversations/{conversation_id}/take"): "editor",
+    ("POST", "/api/admin/conversations/{conversation_id}/delete-visitor-data"): "admin",
+    ("GET", "/api/admin/privacy-deletions"): "admin",
+    ("POST", "/api/admin/privacy-deletions"): "admin",
+    ("GET", "/admin/conversations"): "viewer",
+    ("GET", "/admin/conversations/{conversation_id}"): "viewer",
+    ("POST", "/admin/conversations/{conversation_id}/delete-visitor-data"): "admin",
+    ("GET", "/admin/privacy-deletions"): "admin",
+    ("GET", "/admin/inbox"): "viewer",
+    ("GET", "/admin/inbox/{conversation_id}"): "viewer",
+    ("GET", "/admin/inbox/{conversation_id}/messages"): "viewer",
+    ("POST", "/admin/inbox/{conversation_id}/take"): "editor",
+    ("POST", "/admin/inbox/{conversation_id}/reply"): "editor",
+    ("POST", "/admin/inbox/{conversation_id}/release"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -81,6 +100,8 @@ BODIES = {
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
     "/api/admin/entries/{entry_id}/rollback": {"to_version": 1},
     "/api/admin/kb/rollback": {"kb_version": 1_000_000},  # no such version: the gate passes, nothing changes
+    "/api/admin/conversations/{conversation_id}/delete-visitor-data": {"reason": "gate check"},
+    "/api/admin/privacy-deletions": {"email": "nobody@example.com", "reason": "gate check"},
 }
 PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16,
           "kb_version": "1"}

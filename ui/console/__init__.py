@@ -10,6 +10,9 @@
     api_routes.py  /api/admin/*: entries, hit test, conversations, accounts (each one service call)
     import_api_routes.py /api/admin/imports and /api/admin/entries/export
     schemas.py     the staff API's request and response bodies
+    conversation_api.py, conversation_pages.py, inbox_pages.py, log_look.py, conversation_schemas.py
+                   the conversation log: search, transcripts with traces, exports, the hand-off
+                   inbox, privacy deletions (pages and API; `conversation_console` includes them)
 
 Every route checks the role on the server; anonymous API calls get a 401, pages a redirect to
 the sign-in form; a state-changing request needs its session's CSRF token.

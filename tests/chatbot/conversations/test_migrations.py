@@ -29,7 +29,7 @@ from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
-          "staff_users", "staff_sessions", "sites", "kb_entry_revisions"}
+          "staff_users", "staff_sessions", "sites", "kb_entry_revisions", "privacy_deletions"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -195,6 +195,25 @@ def test_sites_migration_keeps_conversations_both_ways(database_url: str) -> Non
         assert _count(engine, "conversations") == 1 and _count(engine, "turn_traces") == 1
         upgrade_database(database_url)
         assert sites.list() == [] and store.get_transcript(cid).messages
+    finally:
+        engine.dispose()
+
+
+def test_privacy_migration_adds_the_deletion_records_both_ways(database_url: str) -> None:
+    """head -> the revision before 0010 -> head with a deletion recorded: down drops the records only."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        store = ConversationStore(engine)
+        cid = store.start_conversation("web")
+        store.log_turn(cid, "hi", Reply(cid, "Hello!", False, "en", [], 0.0, "smalltalk", 1))
+        kept = store.start_conversation("web")
+        store.log_turn(kept, "bye", Reply(kept, "Bye!", False, "en", [], 0.0, "smalltalk", 1))
+        store.privacy.delete(by="ada", reason="asked", conversation_id=cid)
+        downgrade_database(database_url, "0010-1")
+        assert "privacy_deletions" not in _tables(database_url) and _count(engine, "conversations") == 1
+        upgrade_database(database_url)
+        assert store.privacy.records() == [] and store.get_transcript(kept).messages
     finally:
         engine.dispose()
 
