@@ -46,6 +46,11 @@ ROUTES = {
     ("GET", "/api/admin/users"): "admin",
     ("POST", "/api/admin/users"): "admin",
     ("DELETE", "/api/admin/users/{name}"): "admin",
+    ("GET", "/admin/hit-test"): "viewer",
+    ("GET", "/admin/settings"): "viewer",
+    ("POST", "/admin/settings"): "admin",
+    ("GET", "/api/admin/settings"): "viewer",
+    ("PUT", "/api/admin/settings"): "admin",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -55,6 +60,7 @@ BODIES = {
     "/api/admin/hit-test": {"text": "How long does shipping take?"},
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
+    "/api/admin/settings": {"top_k": 5},  # the default: passes the gate and changes nothing
 }
 PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user"}
 

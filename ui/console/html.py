@@ -40,6 +40,9 @@ td code{overflow-wrap:break-word}
 td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
 code{background:#f3f4f6;padding:1px 5px;border-radius:4px;font-size:13px}
 .role{display:inline-block;background:#dbeafe;color:#1e40af;border-radius:999px;padding:1px 10px;font-size:13px}
+header nav{display:flex;gap:14px;flex-wrap:wrap}header nav a{color:#d1d5db;text-decoration:none}
+header nav a[aria-current]{color:#fff;font-weight:600}
+@media (max-width:600px){header{flex-wrap:wrap;gap:8px 14px}header h1{flex-basis:100%}}
 """
 
 
@@ -55,3 +58,16 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
                 f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
                 f"<header><h1>Support bot · staff console</h1>{header}</header><main>{body}</main></body></html>")
     return HTMLResponse(document, status_code=status, headers={**HEADERS, **(headers or {})})
+
+
+NAV = (("/admin", "Home"), ("/admin/hit-test", "Hit test"), ("/admin/settings", "Settings"))
+
+
+def staff_header(name: str, role: str, csrf_token: str, here: str = "") -> str:
+    """The top bar's right side for a signed-in staff member: the console's pages (`here` marked
+    as the current one), who is signed in, and the sign-out form."""
+    links = "".join(f'<a href="{path}"{" aria-current=page" if path == here else ""}>{esc(label)}</a>'
+                    for path, label in NAV)
+    return (f'<nav>{links}</nav><span>{esc(name)} <span class="role">{esc(role)}</span></span>'
+            f'<form method="post" action="/admin/logout"><input type="hidden" name="csrf_token" '
+            f'value="{esc(csrf_token)}"><button type="submit">Sign out</button></form>')
