@@ -36,7 +36,7 @@ STYLE = """<style>
 .d-answer{background:#dcfce7;color:#166534}.d-clarify{background:#fef3c7;color:#92400e}
 .d-abstain{background:#e5e7eb;color:#374151}.d-refused{background:#fee2e2;color:#991b1b}
 .row{display:flex;gap:12px;flex-wrap:wrap;align-items:end}.row .grow{flex:1;min-width:220px}
-select{padding:8px 10px;border:1px solid #d1d5db;border-radius:6px;font:inherit;background:#fff}
+select{padding:9px 11px;border:1px solid #d1d5db;border-radius:6px;font:inherit;background:#fff}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:12px 0}dt{color:#6b7280}dd{margin:0}
 .bar{position:relative;display:inline-block;width:120px;height:10px;background:#f3f4f6;border-radius:5px;
 vertical-align:middle;margin-right:8px;overflow:hidden}.bar>span{position:absolute;left:0;top:0;bottom:0}
@@ -74,8 +74,8 @@ def _result(result: "HitTestResult", forced: bool) -> str:
     facts = [("Decision", f'<span class="decision d-{esc(result.action)}">{esc(DECISIONS[result.action])}</span>'),
              ("Language", language + (" — chosen, not detected" if forced else " — detected")),
              ("Retrieved for", f"<code>{esc(result.query or result.text)}</code>"),
-             ("Answer line", f"top score ≥ <strong>{band.answer:.3f}</strong> and a lead of ≥ {band.margin:.3f} "
-                             "over the next entry"),
+             ("Answer line", f"top score ≥ <strong>{band.answer:.3f}</strong>"
+                             + (f" and a lead of ≥ {band.margin:.3f} over the next entry" if band.margin else "")),
              ("Clarify line", f"top score ≥ <strong>{band.clarify:.3f}</strong>; below it: abstain")]
     if result.refused:
         facts.insert(1, ("Refused because", esc(REFUSALS.get(result.refused, result.refused))))

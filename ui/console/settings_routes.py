@@ -25,6 +25,7 @@ from chatbot.live_settings import BY_KEY, CHECK_EVERY_S, GREETING_CHARS, SUGGEST
 from chatbot.staff.roles import role_allows
 from knowledge_base.index.snapshot import IndexNotBuilt
 from ui.api.routes import MAX_BODY_BYTES
+from ui.chat.words import words
 from ui.console.auth import CSRF_FIELD, staff_gate
 from ui.console.html import HEADERS, esc, page, staff_header
 from ui.console.schemas import SettingsResponse, SettingsUpdate
@@ -78,7 +79,10 @@ def _field(state: "SettingState", value: Any, editable: bool) -> str:
     else:
         text = "\n".join(value) if isinstance(value, list) else str(value)
         rows, limit = (SUGGESTIONS, "") if setting.kind == "questions" else (3, f' maxlength="{GREETING_CHARS}"')
-        control = f'<textarea id="{key}" name="{key}" rows="{rows}"{limit}{off}>{esc(text)}</textarea>'
+        # What an empty field means, shown in it: the page's own greeting, or the most asked.
+        hint = "The most asked questions" if setting.kind == "questions" else words(key.rsplit("_", 1)[1]).greeting
+        control = (f'<textarea id="{key}" name="{key}" rows="{rows}"{limit} placeholder="{esc(hint)}"{off}>'
+                   f"{esc(text)}</textarea>")
     stored = state.stored
     provenance = (f'<span class="changed">Changed by <strong>{esc(stored.updated_by)}</strong> on '
                   f'{esc(stored.updated_at.strftime("%Y-%m-%d %H:%M"))} UTC</span> · default: {esc(_shown(state.default))}'
