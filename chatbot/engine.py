@@ -128,8 +128,7 @@ class ChatEngine:
 
     def __init__(self, settings: Settings, retriever: Retriever, generator: Generator,
                  store: "ConversationStore", channel: str = "web",
-                 grounding: GroundingChecker | None = None,
-                 live: Callable[[], Settings] | None = None) -> None:
+                 grounding: GroundingChecker | None = None, live: Callable[[], Settings] | None = None) -> None:
         self._settings = settings
         self._live = live
         self.retriever = retriever
@@ -140,8 +139,7 @@ class ChatEngine:
 
     @property
     def settings(self) -> Settings:
-        """The settings in force: `live()` (the values staff changed in the console, read at most
-        every few seconds: `chatbot.live_settings`) when given, else those passed in."""
+        """The settings in force: `live()` when given (staff's changes, `chatbot.live_settings`)."""
         return self._live() if self._live is not None else self._settings
 
     def warm_up(self) -> None:
@@ -158,8 +156,7 @@ class ChatEngine:
         settings = self.settings
         clock = clock or _Clock()
         checked = check_message(text, settings.max_message_chars)
-        if not language:
-            language = detect_language(checked.text, settings.language_seed) if checked.text else "en"
+        language = language or (detect_language(checked.text, settings.language_seed) if checked.text else "en")
         clock.lap("guard")
         if not checked.ok:
             return Decision(checked, language, [], 0.0, True)
