@@ -219,7 +219,8 @@ class LiveSettings:
         """Store `values` (None: back to the environment's default) as changed by `by`, all or
         none (`InvalidInput` for the first that is wrong, nothing stored); returns the keys
         whose value in force changed, sorted. A value equal to the one in force is no change."""
-        checked = {key: None if value is None else check_value(key, value) for key, value in values.items()}
+        checked = {key: None if value is None and key in BY_KEY else check_value(key, value)
+                   for key, value in values.items()}
         by = storable(by)[:NAME_CHARS]
         changed = self._write(checked, by)
         self.refresh()
