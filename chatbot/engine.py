@@ -24,7 +24,7 @@ import logging
 import time
 import typing
 from dataclasses import dataclass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from chatbot.conversations.ids import check_turn_key, new_conversation_id
@@ -128,13 +128,19 @@ class ChatEngine:
 
     def __init__(self, settings: Settings, retriever: Retriever, generator: Generator,
                  store: "ConversationStore", channel: str = "web",
-                 grounding: GroundingChecker | None = None) -> None:
-        self.settings = settings
+                 grounding: GroundingChecker | None = None, live: Callable[[], Settings] | None = None) -> None:
+        self._settings = settings
+        self._live = live
         self.retriever = retriever
         self.generator = generator
         self.store = store
         self.channel = channel
         self.grounding = grounding or grounding_checker(settings)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: `live()` when given (staff's changes, `chatbot.live_settings`)."""
+        return self._live() if self._live is not None else self._settings
 
     def warm_up(self) -> None:
         """Load the embedder, the index snapshot, the generator's model and any NLI model."""
@@ -143,13 +149,14 @@ class ChatEngine:
         self.grounding.warm_up()
 
     def decide(self, text: str, clock: _Clock | None = None, top_k: int | None = None,
-               history: list[ChatMessage] | None = None) -> Decision:
-        """Guard, detect the language, rewrite a follow-up with the `history`, retrieve `top_k`
-        entries (default: the setting), and decide whether to answer. Logs nothing."""
+               history: list[ChatMessage] | None = None, language: str | None = None) -> Decision:
+        """Guard, detect the language (unless `language` is given), rewrite a follow-up with the
+        `history`, retrieve `top_k` entries (default: the setting), and decide whether to answer.
+        Logs nothing."""
         settings = self.settings
         clock = clock or _Clock()
         checked = check_message(text, settings.max_message_chars)
-        language = detect_language(checked.text, settings.language_seed) if checked.text else "en"
+        language = language or (detect_language(checked.text, settings.language_seed) if checked.text else "en")
         clock.lap("guard")
         if not checked.ok:
             return Decision(checked, language, [], 0.0, True)

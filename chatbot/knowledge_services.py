@@ -146,10 +146,11 @@ class KnowledgeServices:
             self.knowledge_base.delete([entry_id], author=author, reason=reason)
         self.sync_index()
 
-    def hit_test(self, text: str, top_k: int | None = None) -> HitTestResult:
+    def hit_test(self, text: str, top_k: int | None = None, language: str | None = None) -> HitTestResult:
         """What the engine would decide for `text` as a new conversation's first message
-        (`ChatEngine.decide`), logging nothing."""
-        decision = self.engine.decide(text, top_k=top_k)
+        (`ChatEngine.decide`, with the settings in force), logging nothing; `language` replaces
+        the detected one (how a customer of that language would be answered)."""
+        decision = self.engine.decide(text, top_k=top_k, language=language or None)
         band = self.engine.band
         action = decision.action or "refused"
         return HitTestResult(text, decision.language, decision.query, [(h.entry, h.score, h.phrasing) for h in decision.hits],

@@ -22,6 +22,8 @@ from chatbot.knowledge_services import KnowledgeServices
 from chatbot.kb_history_services import KBHistoryServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
+from chatbot.settings_services import SettingsServices
+from chatbot.live_settings import SUGGESTIONS, LiveSettings
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -69,7 +71,7 @@ class EmbedderPool:
 
 @dataclass
 class Services(ConversationServices, ConversationLogServices, KnowledgeServices, KBHistoryServices, KBEditorServices,
-               StaffServices, SiteServices):
+               StaffServices, SiteServices, SettingsServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -80,6 +82,7 @@ class Services(ConversationServices, ConversationLogServices, KnowledgeServices,
     conversations: ConversationStore
     engine: ChatEngine
     staff: StaffDesk
+    live: LiveSettings  # `settings` with the values staff changed in the console (chatbot.live_settings)
 
     @property
     def embedder(self) -> Embedder:
@@ -110,7 +113,7 @@ class Services(ConversationServices, ConversationLogServices, KnowledgeServices,
         them higher than it will score new questions)."""
         labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
         quantile = TUNED_QUANTILE if tuned_from(model) else DEFAULT_QUANTILE
-        settings = self.settings
+        settings = self.live.current()  # the targets staff set in the console, else the environment's
         return CalibrationInputs(settings.target_wrong_rate, labelled, quantile,
                                  settings.clarify_target_wrong_rate if settings.clarify else None,
                                  settings.clarify_max_out_of_scope)
@@ -203,9 +206,12 @@ class Services(ConversationServices, ConversationLogServices, KnowledgeServices,
         self.sync_index(progress=True)
         self.engine.warm_up()
 
-    def suggested_questions(self, language: str, limit: int = 4) -> list[str]:
-        """The questions a new chat suggests in `language`: the most asked entries first
-        (`chatbot.conversations.suggestions`); [] while no index is built."""
+    def suggested_questions(self, language: str, limit: int = SUGGESTIONS) -> list[str]:
+        """The questions a new chat suggests in `language`: those staff pinned, else the most
+        asked entries first (`chatbot.conversations.suggestions`); [] while no index is built."""
+        pinned = self.pinned_questions(language)
+        if pinned:
+            return pinned[:limit]
         try:
             entries = list(self.retriever.snapshot().entries.values())
         except IndexNotBuilt:
@@ -272,9 +278,10 @@ def build_services(settings: Settings, channel: str = "web", migrate: bool = Tru
                                 ModelRegistry(settings.models_dir))
     conversations = ConversationStore(database)
     retriever = Retriever(index_store, embedders.get(model), embedder_for=embedders.get)
-    engine = ChatEngine(settings, retriever, generator, conversations, channel=channel)
+    live = LiveSettings(settings, database)
+    engine = ChatEngine(settings, retriever, generator, conversations, channel=channel, live=live.current)
     return Services(settings, database, repository, index_store, embedders, retriever, generator,
-                    conversations, engine, StaffDesk.for_settings(database, settings))
+                    conversations, engine, StaffDesk.for_settings(database, settings), live)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         description="FAISS index kind: `auto` (exact `flat` search for small KBs, `hnsw` from "
                     "10,000 phrasings), or one of `flat`, `hnsw`, `ivf` (knowledge_base.index.ann).",
     )
+    # What the chat page and the widget greet with; staff may change them live (chatbot.live_settings).
+    greeting_en: str = Field(default="", max_length=500, description="The chat's greeting in English (Markdown "
+                                                                       "**bold**); empty: the built-in one.")
+    greeting_zh: str = Field(default="", max_length=500, description="The same in Chinese.")
+    suggested_questions_en: list[str] = Field(
+        default_factory=list, max_length=4,
+        description="Questions a new English chat suggests (a JSON list); empty: the most asked entries.")
+    suggested_questions_zh: list[str] = Field(default_factory=list, max_length=4, description="The same in Chinese.")
     auto_tune: bool = Field(default=False, description="Re-tune the embedder after each import that changes the KB.")
     history_turns: int = Field(default=3, ge=0, le=20, description="Earlier turns shown to the generator.")
     max_message_chars: int = Field(default=4000, ge=1, description="Longer customer messages are refused.")

@@ -20,6 +20,7 @@ from ui.conversations_cli import conversations_app
 from ui.kb_history_cli import add_history_commands
 from ui.users_cli import users_app
 from ui.sites_cli import sites_app
+from ui.settings_cli import settings_app
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ app.add_typer(conversations_app(lambda: _services(), lambda: _database_failures(
 app.add_typer(users_app(lambda: _services(), lambda: _database_failures()), name="user")
 app.add_typer(sites_app(lambda: _services(), lambda: _database_failures()), name="site")
 add_history_commands(kb_app, lambda: _services(), lambda: _database_failures())  # kb history|rollback|versions
+app.add_typer(settings_app(lambda: _services(), lambda: _database_failures()), name="settings")
 
 
 def _settings(**overrides: object) -> Settings:

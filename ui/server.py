@@ -38,6 +38,8 @@ from ui.console.history_pages import history_pages
 from ui.console.conversation_pages import conversation_console
 from ui.console.pages import add_console_handlers, console_pages
 from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
+from ui.console.hit_test_page import hit_test_page
+from ui.console.settings_routes import settings_routes
 from ui.widget.access import widget_guard
 from ui.widget.routes import widget_router
 
@@ -66,6 +68,9 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(history_api_router(services))  # entry history and rollback, /api/admin
     app.include_router(history_pages(services))  # their pages, /admin/entries/{id}/history, /admin/kb
     app.include_router(conversation_console(services))  # the conversation log and the inbox (ui.console)
+    app.include_router(hit_test_page(services))  # /admin/hit-test
+    for router in settings_routes(services):  # /api/admin/settings and /admin/settings
+        app.include_router(router)
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

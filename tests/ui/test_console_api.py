@@ -89,6 +89,11 @@ ROUTES = {
     ("POST", "/admin/inbox/{conversation_id}/take"): "editor",
     ("POST", "/admin/inbox/{conversation_id}/reply"): "editor",
     ("POST", "/admin/inbox/{conversation_id}/release"): "editor",
+    ("GET", "/admin/hit-test"): "viewer",
+    ("GET", "/admin/settings"): "viewer",
+    ("POST", "/admin/settings"): "admin",
+    ("GET", "/api/admin/settings"): "viewer",
+    ("PUT", "/api/admin/settings"): "admin",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -102,6 +107,7 @@ BODIES = {
     "/api/admin/kb/rollback": {"kb_version": 1_000_000},  # no such version: the gate passes, nothing changes
     "/api/admin/conversations/{conversation_id}/delete-visitor-data": {"reason": "gate check"},
     "/api/admin/privacy-deletions": {"email": "nobody@example.com", "reason": "gate check"},
+    "/api/admin/settings": {"top_k": 5},  # the default: passes the gate and changes nothing
 }
 PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16,
           "kb_version": "1"}

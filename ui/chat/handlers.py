@@ -67,7 +67,8 @@ class ChatHandlers:
         """(chat, conversation id, language, turns, cursor, timer, *`page_words`)."""
         language = page_language(request.headers.get("accept-language") if request else None)
         said = words(language)
-        chat = gr.Chatbot(value=[], placeholder=said.greeting,
+        greeting = self.services.greeting(language) or said.greeting  # staff's (console), else the page's
+        chat = gr.Chatbot(value=[], placeholder=greeting,
                           examples=[{"text": q} for q in self.services.suggested_questions(language)])
         controls = self.page_words(language)
         token = visitor_of(request)
@@ -82,7 +83,7 @@ class ChatHandlers:
                 turns[str(len(history))] = message.turn_id
             history.append(feed_message(message, language, self.services.citations_of(message.sources)))
         waiting = feed.state in ("waiting", "human")
-        chat = gr.Chatbot(value=history, placeholder=said.greeting,
+        chat = gr.Chatbot(value=history, placeholder=greeting,
                           examples=[{"text": q} for q in self.services.suggested_questions(language)])
         return chat, conversation_id, language, turns, feed.cursor, poll_timer(waiting), *controls
 

@@ -132,7 +132,7 @@ def staff_api_router(services: "Services") -> APIRouter:
     def hit_test(body: HitTestRequest, session: "StaffSession" = viewer) -> dict:
         """What the bot would do with a question: language, ranked entries with scores, the
         decision and its thresholds. Logs nothing."""
-        return hit_test_json(services.hit_test(body.text, body.top_k))
+        return hit_test_json(services.hit_test(body.text, body.top_k, body.language))
 
     # -- conversations waiting for a human -----------------------------------------------------
     @router.get("/conversations/waiting", response_model=list[WaitingConversationResponse])

@@ -55,6 +55,9 @@ td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-a
 code{background:#f3f4f6;padding:1px 5px;border-radius:4px;font-size:13px}
 .role{display:inline-block;background:#dbeafe;color:#1e40af;border-radius:999px;padding:1px 10px;font-size:13px}
 .notice{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:10px 12px;border-radius:6px;margin-bottom:8px}
+header nav{display:flex;gap:14px;flex-wrap:wrap}header nav a{color:#d1d5db;text-decoration:none}
+header nav a[aria-current]{color:#fff;font-weight:600}
+@media (max-width:600px){header{flex-wrap:wrap;gap:8px 14px}header h1{flex-basis:100%}}
 """
 
 
@@ -72,11 +75,17 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
     return HTMLResponse(document, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
-def staff_header(session: "StaffSession") -> str:
-    """The top bar's right side for a signed-in member: the console's sections, their name and
-    role, and the sign-out form."""
+# The console's sections, in the top bar of every signed-in page.
+NAV = (("/admin", "Home"), ("/admin/entries", "Knowledge base"), ("/admin/conversations", "Conversations"),
+       ("/admin/inbox", "Inbox"), ("/admin/hit-test", "Hit test"), ("/admin/settings", "Settings"))
+
+
+def staff_header(session: "StaffSession", here: str = "") -> str:
+    """The top bar's right side for a signed-in member: the console's sections (`here`, a path,
+    marked as the current one), their name and role, and the sign-out form."""
     user = session.user
+    links = "".join(f'<a href="{path}"{" aria-current=page" if path == here else ""}>{esc(label)}</a>'
+                    for path, label in NAV)
     sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
                 f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
-    sections = '<nav><a href="/admin">Home</a><a href="/admin/entries">Knowledge base</a></nav>'
-    return f'{sections}<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'
+    return f'<nav>{links}</nav><span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'

@@ -65,6 +65,8 @@ class HitTestRequest(BaseModel):
 
     text: str = Field(description="A customer's question, in any language.")
     top_k: int | None = Field(default=None, ge=1, le=50, description="Entries to rank; default: the setting.")
+    language: str | None = Field(default=None, max_length=16,
+                                 description="Answer as for a customer of this language (en, zh); default: detected.")
 
 
 class HitTestHit(BaseModel):
@@ -173,3 +175,36 @@ class ImportJobResponse(BaseModel):
     created_at: str
     finished_at: str | None
     reports: list[ImportFileReport] = Field(description="One per file done, in upload order.")
+class SettingResponse(BaseModel):
+    """A setting staff may change while the bot runs (chatbot.live_settings)."""
+
+    key: str
+    label: str
+    help: str
+    value: float | int | str | list[str] = Field(description="The value in force.")
+    default: float | int | str | list[str] = Field(description="The environment's value (CHATBOT_*).")
+    overridden: bool = Field(description="Whether a stored change overrides the default.")
+    updated_by: str | None = Field(description="Who stored the change in force.")
+    updated_at: str | None = Field(description="When, ISO 8601 in UTC.")
+
+
+class SettingsResponse(BaseModel):
+    settings: list[SettingResponse]
+    thresholds: Thresholds | None = Field(description="The band in force (null: no index built yet).")
+    changed: list[str] = Field(default_factory=list, description="After a change: the settings it changed.")
+    recalibrated: bool = Field(default=False, description="After a change: the band was recalibrated.")
+
+
+class SettingsUpdate(BaseModel):
+    """The settings to change; those left out stay, null puts one back to its default. Checked
+    together (422 naming the first wrong value; nothing changes then)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clarify_target_wrong_rate: float | None = Field(default=None, description="0.01 to 0.5; recalibrates the band.")
+    target_wrong_rate: float | None = Field(default=None, description="0.01 to 0.5; recalibrates the band.")
+    top_k: int | None = Field(default=None, description="1 to 20.")
+    greeting_en: str | None = Field(default=None, description="At most 500 characters; empty: the built-in one.")
+    greeting_zh: str | None = None
+    suggested_questions_en: list[str] | None = Field(default=None, description="At most 4; empty: the most asked.")
+    suggested_questions_zh: list[str] | None = None

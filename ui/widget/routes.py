@@ -72,7 +72,8 @@ def widget_router(services: "Services") -> APIRouter:
             return HTMLResponse(refused_html(refused.customer_message), status_code=403, headers=frame_headers(None))
         language = frame_language(lang, request.headers.get("accept-language"))
         config = frame_config(site.key, session, embedding or "", language, services.suggested_questions(language),
-                              services.settings.max_message_chars, title, greeting, color)
+                              services.settings.max_message_chars, title,
+                              greeting or services.greeting(language), color)  # the site's, else staff's
         return HTMLResponse(frame_html(config), headers=frame_headers(site.origins))
 
     return router

@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 from chatbot.conversations.store import ConversationStore  # registers every conversation table
 from chatbot.staff.accounts import StaffAccounts  # registers the staff tables
 from chatbot.sites.store import SiteStore  # registers the sites table
+from chatbot.live_settings import LiveSettings  # registers the live settings' table
 from chatbot.conversations.database import (
     alembic_config,
     check_database,
@@ -29,7 +30,7 @@ from knowledge_base.db_models import Base
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TABLES = {"kb_versions", "kb_entries", "conversations", "messages", "turn_traces", "turn_labels", "turn_feedback",
-          "staff_users", "staff_sessions", "sites", "kb_entry_revisions", "privacy_deletions"}
+          "staff_users", "staff_sessions", "sites", "kb_entry_revisions", "bot_settings", "privacy_deletions"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -214,6 +215,24 @@ def test_privacy_migration_adds_the_deletion_records_both_ways(database_url: str
         assert "privacy_deletions" not in _tables(database_url) and _count(engine, "conversations") == 1
         upgrade_database(database_url)
         assert store.privacy.records() == [] and store.get_transcript(kept).messages
+    finally:
+        engine.dispose()
+
+
+def test_bot_settings_migration_goes_down_and_up_again(database_url: str, tmp_path: Path) -> None:
+    """head -> the revision before 0009 -> head with a stored setting: down drops the live settings (the environment's
+    are in force again), up starts with none stored."""
+    from chatbot.settings import Settings
+
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        live = LiveSettings(Settings(home=tmp_path, database_url=database_url), engine)
+        live.change({"top_k": 3}, by="ada")
+        downgrade_database(database_url, "0009-1")
+        assert "bot_settings" not in _tables(database_url)
+        upgrade_database(database_url)
+        assert live.stored() == {}
     finally:
         engine.dispose()
 
