@@ -76,7 +76,7 @@ def _list_page(services: "Services", session: "StaffSession", values: dict[str, 
     except InvalidInput as error:
         body += f'<div class="card"><div class="error" role="alert">{esc(error)}</div>'
         body += _filter_form(values, services.conversation_facets()) + "</div>"
-        return page("Conversations · staff console", body, 422, header=staff_bar(session))
+        return page("Conversations · staff console", body, 422, header=staff_bar(session, "/admin/conversations"))
     found = services.search_conversations(criteria, PAGE_SIZE, offset)
     query = {k: v for k, v in values.items() if v}
     exports = " · ".join(f'<a href="/api/admin/conversations/export?{esc(urlencode({**query, "format": f}))}" '
@@ -94,7 +94,7 @@ def _list_page(services: "Services", session: "StaffSession", values: dict[str, 
     body += (f'<div class="card"><h2>Conversations</h2>{_filter_form(values, services.conversation_facets())}</div>'
              f'<div class="card"><div class="actions" style="margin:0 0 8px"><strong>{shown}</strong>'
              f'<span class="muted">newest first · one row per turn in exports:</span> {exports}</div>{table}{pager}</div>')
-    return page("Conversations · staff console", body, header=staff_bar(session))
+    return page("Conversations · staff console", body, header=staff_bar(session, "/admin/conversations"))
 
 
 def _trace_block(message: "StoredMessage", feedback: "Feedback | None") -> str:
@@ -133,7 +133,7 @@ def _transcript_page(detail: "ConversationDetail", session: "StaffSession") -> R
                   '<button type="submit" class="danger">Delete for good</button></form></div>')
     body = (tabs("/admin/conversations", session) + f'<div class="card"><h2>Conversation <code>{esc(c.id)}</code></h2>'
             f'{facts}{messages or "<p class=muted>No messages.</p>"}</div>{delete}')
-    return page("Transcript · staff console", body, header=staff_bar(session))
+    return page("Transcript · staff console", body, header=staff_bar(session, "/admin/conversations"))
 
 
 def _deletions_page(services: "Services", session: "StaffSession") -> Response:
@@ -144,7 +144,7 @@ def _deletions_page(services: "Services", session: "StaffSession") -> Response:
              f'<th>Conversations</th><th>Messages</th><th>Turns</th><th>SHA-256 of the rows</th></tr>{rows}</table></div>'
              if rows else '<p class="muted">No deletion yet.</p>')
     body = tabs("/admin/privacy-deletions", session) + f'<div class="card"><h2>Privacy deletions</h2>{table}</div>'
-    return page("Privacy deletions · staff console", body, header=staff_bar(session))
+    return page("Privacy deletions · staff console", body, header=staff_bar(session, "/admin/conversations"))
 
 
 def conversation_pages(services: "Services") -> APIRouter:

@@ -37,7 +37,7 @@ MAX_FORM_BYTES = 1024 * 1024
 
 
 def _editor_page(title: str, body: str, session: "StaffSession", status: int = 200) -> Response:
-    return page(f"{title} · staff console", EDITOR_STYLE + body, status, header=staff_header(session))
+    return page(f"{title} · staff console", EDITOR_STYLE + body, status, header=staff_header(session, "/admin/entries"))
 
 
 def _see_other(path: str) -> Response:

@@ -94,12 +94,12 @@ def _history_page(services: "Services", session: "StaffSession", entry_id: str, 
             f'<div class="card"><h2>History of <code>{esc(entry_id)}</code></h2>{message_html(notice, error)}'
             f'<p>{len(history.items)} version{"s" if len(history.items) != 1 else ""}, the newest first. {state}</p>'
             f'{begins}</div>{items}')
-    return page(f"History of {entry_id} · staff console", body, status, header=staff_header(session))
+    return page(f"History of {entry_id} · staff console", body, status, header=staff_header(session, "/admin/entries"))
 
 
 def _problem(session: "StaffSession", title: str, message: str, status: int) -> Response:
     body = f'{HISTORY_STYLE}{_crumbs(esc(title))}<div class="card"><h2>{esc(title)}</h2>{message_html(error=message)}</div>'
-    return page(f"{title} · staff console", body, status, header=staff_header(session))
+    return page(f"{title} · staff console", body, status, header=staff_header(session, "/admin/entries"))
 
 
 def _entry_at_page(services: "Services", session: "StaffSession", entry_id: str, kb_version: int) -> Response:
@@ -109,13 +109,13 @@ def _entry_at_page(services: "Services", session: "StaffSession", entry_id: str,
     except UnknownItem as missing:
         body = (f'{HISTORY_STYLE}{_crumbs(history_link, f"version {kb_version}")}<div class="card">'
                 f'<h2><code>{esc(entry_id)}</code> at KB version {kb_version}</h2>{message_html(error=str(missing))}</div>')
-        return page(f"{entry_id} at version {kb_version} · staff console", body, 404, header=staff_header(session))
+        return page(f"{entry_id} at version {kb_version} · staff console", body, 404, header=staff_header(session, "/admin/entries"))
     since = ("" if entry.version == kb_version else f" (its content since version {entry.version})")
     body = (f'{HISTORY_STYLE}{_crumbs(history_link, f"version {kb_version}")}<div class="card">'
             f'<h2><code>{esc(entry_id)}</code> at KB version {kb_version}</h2>'
             f'<p class="muted">What the entry said when the knowledge base was at version {kb_version}{esc(since)}; '
             f'written {esc(when(entry.updated_at))}.</p>{entry_html(entry)}</div>')
-    return page(f"{entry_id} at version {kb_version} · staff console", body, header=staff_header(session))
+    return page(f"{entry_id} at version {kb_version} · staff console", body, header=staff_header(session, "/admin/entries"))
 
 
 def _entry_links(entry_ids: tuple[str, ...], shown: int = 6) -> str:
@@ -147,7 +147,7 @@ def _versions_page(services: "Services", session: "StaffSession", offset: int, n
             'and restores the changed ones, as one new version. Each entry links to its own history.</p>'
             f'<div class="scroll"><table class="versions"><tr><th>Version</th><th>When</th><th>By</th><th>What changed</th><th></th></tr>'
             f'{rows}</table></div>{older}</div>')
-    return page("KB versions · staff console", body, status, header=staff_header(session))
+    return page("KB versions · staff console", body, status, header=staff_header(session, "/admin/entries"))
 
 
 def history_pages(services: "Services") -> APIRouter:

@@ -112,7 +112,7 @@ def import_pages(services: "Services") -> APIRouter:
     within_limit = Depends(upload_gate(services))
 
     def show(title: str, body: str, session: "StaffSession", status: int = 200) -> Response:
-        return page(f"{title} · staff console", IMPORT_STYLE + body, status, header=staff_header(session))
+        return page(f"{title} · staff console", IMPORT_STYLE + body, status, header=staff_header(session, "/admin/entries"))
 
     @router.get("/admin/imports")
     def imports(session: "StaffSession" = editor) -> Response:

@@ -74,7 +74,7 @@ def _inbox_page(services: "Services", session: "StaffSession") -> Response:
             + ("".join(_item_card(i, session, now) for i in waiting) or '<p class="muted">Nobody is waiting.</p>')
             + f"<h2>Held by staff ({len(held)})</h2>"
             + ("".join(_item_card(i, session, now) for i in held) or '<p class="muted">None.</p>'))
-    return page("Inbox · staff console", body, header=staff_bar(session))
+    return page("Inbox · staff console", body, header=staff_bar(session, "/admin/inbox"))
 
 
 def _conversation_page(services: "Services", session: "StaffSession", conversation_id: str,
@@ -96,7 +96,7 @@ def _conversation_page(services: "Services", session: "StaffSession", conversati
             f'<p class="muted">{esc(c.channel)} · {esc(c.language or "-")} · <a href="/admin/conversations/{esc(c.id)}">'
             f'transcript with traces</a></p>'
             f'<iframe class="live" src="/admin/inbox/{esc(c.id)}/messages" title="Messages"></iframe></div>{forms}')
-    return page("Inbox · staff console", body, 422 if error else 200, header=staff_bar(session),
+    return page("Inbox · staff console", body, 422 if error else 200, header=staff_bar(session, "/admin/inbox"),
                 headers={"Content-Security-Policy": FRAMING_CSP})
 
 

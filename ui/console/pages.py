@@ -62,7 +62,7 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
     rows = "".join(f"<tr><td><code>{esc(m)}</code></td><td><code>{_breakable(p)}</code></td><td>{esc(s)}</td></tr>"
                    for m, p, needed, s in staff_routes(request.app)
                    if p.startswith("/api/") and (needed is None or role_allows(user.role, needed)))
-    header = staff_header(session)
+    header = staff_header(session, "/admin")
     body = (f'<div class="card"><h2>Welcome, {esc(user.name)}</h2>'
             f'<p>You are signed in as <strong>{esc(user.name)}</strong> with the role '
             f'<span class="role">{esc(user.role)}</span>. Your session ends at '
