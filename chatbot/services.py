@@ -19,6 +19,7 @@ from chatbot.conversation_services import ConversationServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
+from chatbot.replay_services import ReplayServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -65,7 +66,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
+class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices, ReplayServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

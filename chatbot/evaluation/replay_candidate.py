@@ -1,0 +1,189 @@
+"""A replay's candidate: the engine as it would be with another knowledge base, generator or model
+version, or other settings, built beside the one in service and writing nothing of its own.
+
+    >>> candidate = Candidate(kb_file=Path("new_faq.csv"), overrides=(("answer_threshold", "0.6"),))
+    >>> with candidate_engine(services, candidate) as engine:
+    ...     engine.respond(None, "How long does shipping take?", history=[])
+
+The candidate's index is built from the candidate's entries in a temporary folder under
+`CHATBOT_HOME/replays/` (deleted afterwards), so the index in service is never touched; its
+answer threshold is calibrated on the same labels as the one in service. Its conversation store
+is `ReplayLog`, which keeps nothing: the production log cannot change.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatbot.engine import ChatEngine, grounding_checker
+from chatbot.errors import InvalidInput
+from chatbot.generators.base import Generator
+from chatbot.generators.factory import create_generator
+from chatbot.generators.local import LocalGenerator
+from chatbot.generators.promoted import version_generator
+from chatbot.generators.registry import ModelRegistry, ModelVersionError
+from chatbot.messages import Reply
+from chatbot.settings import Settings
+from knowledge_base.embedding.embedder import choose_embedding_model
+from knowledge_base.entries import Entry
+from knowledge_base.importers.base import ImportFileError
+from knowledge_base.importers.readers import read_file
+from knowledge_base.index.writer import IndexStore
+from knowledge_base.retrieval.retriever import Retriever
+
+if TYPE_CHECKING:
+    from chatbot.services import Services
+
+# Settings a candidate may not change: where the product's data lives.
+FIXED_SETTINGS = ("home", "database_url")
+
+
+class ReplayError(InvalidInput, ValueError):
+    """A candidate or a selection that cannot be replayed; the message says why and what to do
+    (an `InvalidInput`: the front doors answer it as the caller's to fix)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What differs from the bot in service; every field left empty keeps the service's own."""
+
+    kb_file: Path | None = None  # a KB file (any format `chatbot kb import` reads)
+    kb_version: int | None = None  # the whole KB as it was at that version
+    generator: str | None = None  # a `generator` setting value ("extractive", a model folder, ...)
+    model_version: str | None = None  # a fine-tuned version id (`chatbot model list`)
+    overrides: tuple[tuple[str, str], ...] = ()  # settings, as `--set key=value`
+
+    def describe(self) -> dict:
+        """The candidate as JSON, for the report (and for `--require-replay`'s check)."""
+        return {"kb_file": str(self.kb_file) if self.kb_file else None, "kb_version": self.kb_version,
+                "generator": self.generator, "model_version": self.model_version,
+                "settings": dict(self.overrides)}
+
+    @property
+    def label(self) -> str:
+        """A short name: what changed, or "in service"."""
+        parts = [f"KB {self.kb_file.name}" if self.kb_file else "", f"KB v{self.kb_version}" if self.kb_version else "",
+                 self.generator or "", self.model_version or "", *(f"{k}={v}" for k, v in self.overrides)]
+        return ", ".join(p for p in parts if p) or "in service"
+
+
+def parse_overrides(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    """`["answer_threshold=0.6", ...]` as pairs; `ReplayError` for one without `=`."""
+    parsed = []
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise ReplayError(f"--set {pair!r}: write it as key=value, e.g. answer_threshold=0.6")
+        parsed.append((key.strip().lower().replace("-", "_"), value.strip()))
+    return tuple(parsed)
+
+
+def candidate_settings(settings: Settings, overrides: tuple[tuple[str, str], ...]) -> Settings:
+    """`settings` with the overrides applied and validated like the environment's values."""
+    if not overrides:
+        return settings
+    fixed = [key for key, _ in overrides if key in FIXED_SETTINGS]
+    if fixed:
+        raise ReplayError(f"--set {fixed[0]} cannot change in a replay: it reads the data in service")
+    known = set(Settings.model_fields)
+    unknown = [key for key, _ in overrides if key not in known]
+    if unknown:
+        raise ReplayError(f"--set {unknown[0]}: no such setting (settings: {', '.join(sorted(known))})")
+    values = {key: (None if value.lower() in ("", "none", "null") else value) for key, value in overrides}
+    try:
+        return Settings(**{**settings.model_dump(), **values})
+    except ValueError as error:  # pydantic's ValidationError
+        raise ReplayError(f"--set: {error}".splitlines()[0] + " " + " ".join(str(error).splitlines()[1:3])) from None
+
+
+def candidate_entries(services: "Services", candidate: Candidate) -> tuple[list[Entry], int]:
+    """The candidate's knowledge base and the version it is named by (a file's is 0)."""
+    if candidate.kb_file is not None:
+        try:
+            read = read_file(Path(candidate.kb_file))
+        except ImportFileError as error:
+            raise ReplayError(str(error)) from None
+        if read.errors:
+            shown = "; ".join(str(e) for e in read.errors[:3])
+            raise ReplayError(f"{candidate.kb_file}: {len(read.errors)} rows cannot be read ({shown})")
+        return read.entries, 0
+    repository = services.knowledge_base
+    if candidate.kb_version is not None:
+        entries_at = getattr(repository, "entries_at", None)
+        if entries_at is None:
+            raise ReplayError("--kb-version needs KnowledgeBaseRepository.entries_at, which this build lacks: "
+                              "export that version's entries to a file and pass it with --kb")
+        try:
+            return list(entries_at(candidate.kb_version)), candidate.kb_version
+        except (LookupError, ValueError) as error:
+            raise ReplayError(f"--kb-version {candidate.kb_version}: {error}") from None
+    return repository.list_entries(), repository.current_version()
+
+
+def candidate_generator(services: "Services", settings: Settings, candidate: Candidate) -> Generator:
+    """The candidate's generator: a model version, a `generator` value, or the one in service."""
+    if candidate.model_version:
+        registry = ModelRegistry(settings.models_dir)
+        try:
+            card = registry.get(candidate.model_version)
+        except ModelVersionError as error:
+            raise ReplayError(str(error)) from None
+        base = create_generator(card.base, settings.models_dir, settings.device, settings.max_new_tokens)
+        if not isinstance(base, LocalGenerator):
+            raise ReplayError(f"model version {card.id} is not of a local model ({card.base!r})")
+        return version_generator(base, card.kind, registry.weights_dir(card))
+    if candidate.generator:
+        try:
+            return create_generator(candidate.generator, settings.models_dir, settings.device,
+                                    settings.max_new_tokens)
+        except ValueError as error:
+            raise ReplayError(str(error)) from None
+    return services.generator
+
+
+class ReplayLog:
+    """The conversation store of a replayed engine: it takes each turn and keeps none of it. A
+    replayed turn is always the first of its conversation, with its history supplied, so the
+    engine asks the store for nothing else."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    def check_reachable(self) -> None:
+        """Always reachable: nothing is written."""
+
+    def log_turn(self, conversation_id: str, user_text: str, reply: Reply, channel: str = "unknown",
+                 turn_key: str | None = None, visitor_hash: str | None = None) -> int:
+        self.turns += 1
+        return self.turns
+
+
+@contextmanager
+def candidate_engine(services: "Services", candidate: Candidate,
+                     generator: Generator | None = None) -> Iterator[ChatEngine]:
+    """An engine for `candidate` over an index built in a temporary folder (removed on exit);
+    `generator` overrides the candidate's (tests script one)."""
+    settings = candidate_settings(services.settings, candidate.overrides)
+    entries, kb_version = candidate_entries(services, candidate)
+    if not entries:
+        raise ReplayError("the candidate knowledge base has no entries")
+    if any(key == "embedding_model" for key, _ in candidate.overrides):
+        model = choose_embedding_model(settings.embedding_model, entries)
+    else:  # the model the service would use for these entries (a tuned one stays)
+        model = services._embedding_model(entries)
+    chosen = generator or candidate_generator(services, settings, candidate)
+    folder = settings.home / "replays"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".candidate-", dir=folder) as work:
+        store = IndexStore(Path(work) / "index", settings.entry_head, index_type=settings.index_type)
+        embedder = services.embedders.get(model)
+        store.rebuild(entries, kb_version, embedder, calibration=services.calibration_inputs(model))
+        retriever = Retriever(store, embedder, embedder_for=services.embedders.get)
+        engine = ChatEngine(settings, retriever, chosen, ReplayLog(), grounding=grounding_checker(settings))  # type: ignore[arg-type]
+        engine.warm_up()
+        yield engine
