@@ -29,7 +29,7 @@ from chatbot.evaluation.replay import run_replay
 from chatbot.evaluation.replay_candidate import Candidate, ReplayError
 from chatbot.evaluation.replay_gate import GateError, check_gate, parse_rule
 from chatbot.evaluation.replay_report import write_html, write_json
-from chatbot.evaluation.replay_source import ReplaySlice, ReplayTurn, logged_turns, test_set_turns
+from chatbot.evaluation.replay_source import ReplaySlice, ReplayTurn, logged_turns, turns_of_test_set
 from chatbot.evaluation.cases import TestSetError
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class ReplayServices:
         """The turns `request` selects; `ReplayError` for a bad selection or test set."""
         try:
             if request.test_set is not None:
-                return test_set_turns(request.test_set)
+                return turns_of_test_set(request.test_set)
             return logged_turns(self.database, request.selection)
         except (TestSetError, ValueError) as error:
             raise ReplayError(str(error)) from None

@@ -2,7 +2,7 @@
 a test set file, each with its logged history, the logged reply and any label.
 
     >>> turns = logged_turns(database, ReplaySlice(since=datetime(2026, 11, 1), labelled_only=True))
-    >>> turns = test_set_turns(Path("cases.jsonl"))   # `chatbot eval` lines or {"turns": [...]}
+    >>> turns = turns_of_test_set(Path("cases.jsonl"))   # `chatbot eval` lines or {"turns": [...]}
 
 Read-only: this module only SELECTs (the replay must leave the production log as it was).
 Labels are the staff's (`turn_labels`), the customers' clarification choices (the same table,
@@ -162,7 +162,7 @@ def _replay_turn(trace: TurnTraceRow, channel: str, question: str, answer: str, 
                       label.corrected_answer if label else None, rating)
 
 
-def test_set_turns(path: Path) -> list[ReplayTurn]:
+def turns_of_test_set(path: Path) -> list[ReplayTurn]:
     """A test set's turns: `chatbot eval` lines (`{"query", "expected_id"}`, one turn each) or
     conversations (`{"turns": [{"query", "expected_id"}, ...]}`), both in one file if need be.
     Raises `TestSetError` naming the line for anything else."""

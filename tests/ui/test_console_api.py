@@ -46,6 +46,10 @@ ROUTES = {
     ("GET", "/api/admin/users"): "admin",
     ("POST", "/api/admin/users"): "admin",
     ("DELETE", "/api/admin/users/{name}"): "admin",
+    ("GET", "/admin/replays"): "editor",
+    ("POST", "/admin/replays"): "editor",
+    ("GET", "/admin/replays/{job_id}"): "editor",
+    ("GET", "/admin/replays/{job_id}/report"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -56,7 +60,10 @@ BODIES = {
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user"}
+# Pages' forms; the replay's is refused by the service (no replay starts), after the gate.
+FORMS = {"/admin/logout": {}, "/admin/replays": {"limit": "not a number"}}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user",
+          "job_id": "20260101-000000-000000"}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +99,8 @@ def call(client: httpx.Client, method: str, path: str, csrf: str | None = None) 
     body = BODIES.get(path)
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     filled = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
-    if path == "/admin/logout":  # a form, as the page sends it
-        return client.request(method, filled, data={"csrf_token": csrf or ""}, headers=headers)
+    if path in FORMS:  # a form, as the page sends it
+        return client.request(method, filled, data={**FORMS[path], "csrf_token": csrf or ""}, headers=headers)
     return client.request(method, filled, json=body, headers=headers)
 
 
