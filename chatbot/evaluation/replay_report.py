@@ -20,6 +20,7 @@ from chatbot.evaluation.replay_metrics import DIRECTION
 
 RUN_COLOURS = {"logged": "#9ca3af", "baseline": "#60a5fa", "candidate": "#16a34a"}
 RATES = [name for name in DIRECTION if not name.endswith("_ms")]  # shares and scores in [0, 1]
+CHANGED_ROW = ' class="changed"'
 SHOWN_CHARS = 240  # of an answer in the diff table (the JSON has them whole)
 
 SCRIPT = """
@@ -56,6 +57,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;
 .changed{background:#fef3c7}.legend span{margin-right:14px}.charts{display:flex;flex-wrap:wrap;gap:16px}
 .controls{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:8px}
 input,select{font:inherit;padding:4px 6px}td.answer{max-width:320px;overflow-wrap:anywhere}
+svg{max-width:100%;height:auto}tr.changed{background:#fffbeb}pre{font-size:13px;overflow-x:auto}
+@media (max-width:600px){main{padding:8px}section{padding:12px}pre{font-size:11px}}
 """
 
 
@@ -97,13 +100,19 @@ def write_json(path: Path, report: dict) -> Path:
     return path
 
 
+def _svg(width: float, height: float) -> str:
+    # A viewBox lets the chart shrink to a phone's width (the CSS caps it at 100%).
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" role="img">')
+
+
 def metric_bars_svg(report: dict) -> str:
     """Grouped horizontal bars, one group per rate metric, one bar per run."""
     runs = _runs(report)
     names = [n for n in RATES if any(report["metrics"][r].get(n) is not None for r in runs)]
     bar, gap, left, width = 11, 10, 170, 560
     height = len(names) * (len(runs) * bar + gap) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 60}" height="{height}" role="img">']
+    parts = [_svg(left + width + 60, height)]
     y = 5
     for name in names:
         parts.append(f'<text x="{left - 8}" y="{y + len(runs) * bar / 2 + 4:.0f}" font-size="12" '
@@ -131,7 +140,7 @@ def histogram_svg(series: dict[str, list[float]], label: str, bins: int = 24, lo
     tallest = max(1, max(int(c.max()) for c in counts.values()))
     width, height, pad = 520, 180, 30
     step = (width - 2 * pad) / bins
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" role="img">',
+    parts = [_svg(width, height + 40),
              f'<line x1="{pad}" y1="{height}" x2="{width - pad}" y2="{height}" stroke="#9ca3af"/>']
     for run, count in counts.items():
         points = []
@@ -167,7 +176,7 @@ def _turn_rows(report: dict) -> str:
                     if label["labelled"] else '<span class="muted">–</span>')
         changes = " ".join(f'<span class="tag changed">{c}</span>' for c in t["changes"])
         rows.append(
-            f'<tr data-changed="{1 if t["changes"] else 0}" data-action="{html.escape(t["candidate"]["action"])}">'
+            f'<tr{CHANGED_ROW if t["changes"] else ""} data-changed="{1 if t["changes"] else 0}" data-action="{html.escape(t["candidate"]["action"])}">'
             f'<td>{html.escape(t["question"])}<br><span class="muted">{html.escape(t["key"])}</span></td>'
             f'<td>{expected}</td>{_outcome_cell(t[reference])}{_outcome_cell(t["candidate"])}'
             f'<td>{changes}</td><td class="num">{_fmt(t["similarity"])}</td>'
@@ -186,6 +195,20 @@ def _language_rows(report: dict) -> str:
     return "".join(rows)
 
 
+def _entry_rows(report: dict) -> tuple[str, str]:
+    """Per-entry F1 of each run (labelled turns), the entries whose F1 moved most first."""
+    runs = [r for r in _runs(report) if report["metrics"][r].get("per_entry")]
+    f1 = {r: {e["id"]: e for e in report["metrics"][r]["per_entry"]} for r in runs}
+    ids = sorted({i for rows in f1.values() for i in rows})
+    last = runs[-1] if runs else ""
+    moved = lambda i: -abs(f1[last].get(i, {}).get("f1", 0) - f1[runs[0]].get(i, {}).get("f1", 0))  # noqa: E731
+    head = "".join(f'<th class="num">{r} P</th><th class="num">{r} R</th><th class="num">{r} F1</th>' for r in runs)
+    rows = "".join(f'<tr><td><code>{html.escape(i)}</code></td>' + "".join(
+        f'<td class="num">{_fmt(f1[r].get(i, {}).get(k))}</td>' for r in runs for k in ("precision", "recall", "f1"))
+        + "</tr>" for i in sorted(ids, key=lambda i: (moved(i), i)))
+    return head, rows
+
+
 def render_html(report: dict, title: str = "chatbot replay") -> str:
     """The self-contained HTML report (see the module's docstring)."""
     esc = html.escape
@@ -199,6 +222,9 @@ def render_html(report: dict, title: str = "chatbot replay") -> str:
     language_head = "".join(f'<th class="num">{h}</th>' for h in ("turns", "same action", "same entry", "hit@1",
                             "resolved", "wrong", "similarity", "grounded", "p50 ms", "p95 ms"))
     reference = report["compared_with"]
+    entry_head, entry_rows = _entry_rows(report)
+    entries = (f'<section><h2>Per entry, on labelled turns</h2><table><thead><tr><th>entry</th>{entry_head}</tr>'
+               f'</thead><tbody>{entry_rows}</tbody></table></section>' if entry_rows else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title><style>{STYLE}</style></head>
 <body><main>
@@ -211,6 +237,7 @@ candidate <strong>{esc(report['candidate']['label'])}</strong>{' · baseline <st
 <div>{histogram_svg(latency_series, 'latency per turn, ms (log scale)', log=True)}</div></div></section>
 <section><h2>By language</h2><table><thead><tr><th>language</th><th>run</th>{language_head}</tr></thead>
 <tbody>{_language_rows(report)}</tbody></table></section>
+{entries}
 <section><h2>Turn by turn</h2><div class="controls"><input id="q" type="search" placeholder="Filter by text">
 <label><input id="changed" type="checkbox"> changed only</label>
 <label>candidate action <select id="action"><option value="">any</option>{options}</select></label>
