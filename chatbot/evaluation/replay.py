@@ -28,6 +28,7 @@ from chatbot.evaluation.replay_metrics import compare_turn, summarize
 from chatbot.evaluation.replay_source import LoggedReply, ReplayTurn
 from chatbot.generators.base import Generator
 from chatbot.messages import ChatMessage, Reply
+from chatbot.stages.guard import check_message
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -72,6 +73,10 @@ def run_turns(engine: ChatEngine, turns: list[ReplayTurn], progress: bool = Fals
     typed error comes back as "rejected" with the error as its answer."""
     own: dict[str, list[ChatMessage]] = {}  # a test set conversation's history: the candidate's replies
     outcomes = []
+    prime = getattr(engine.retriever.embedder, "prime", None)  # `QueryCache`: embed the questions in batches
+    if prime is not None:
+        limit = engine.settings.max_message_chars
+        prime([checked.text for checked in (check_message(t.question, limit) for t in turns) if checked.ok])
     for turn in tqdm(turns, desc=desc, unit="turn", disable=not progress):
         history = list(turn.history) if turn.history is not None else own.setdefault(turn.conversation_id, [])
         try:
