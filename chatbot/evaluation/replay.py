@@ -15,56 +15,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from chatbot.engine import ChatEngine
 from chatbot.errors import ChatbotError
-from chatbot.evaluation.replay_candidate import Candidate, ReplayError, candidate_engine
+from chatbot.evaluation.replay_candidate import Candidate, ReplayError, Services, candidate_engine
 from chatbot.evaluation.replay_metrics import compare_turn, summarize
-from chatbot.evaluation.replay_source import LoggedReply, ReplayTurn
+from chatbot.evaluation.replay_source import Outcome, ReplayTurn
 from chatbot.generators.base import Generator
-from chatbot.messages import ChatMessage, Reply
+from chatbot.messages import ChatMessage
 from chatbot.stages.guard import check_message
-
-if TYPE_CHECKING:
-    from chatbot.services import Services
 
 REPORT_VERSION = 1
 Progress = Callable[[int, int], None]  # (turns done, turns in all)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one engine (logged, baseline or candidate) did with one turn."""
-
-    answer: str
-    action: str  # answer | clarify | abstain | handoff | smalltalk | rejected
-    entry_ids: list[str]  # an answer's sources, a clarification's options
-    ranked_ids: list[str] = field(default_factory=list)  # every entry retrieved, best first
-    scores: list[float] = field(default_factory=list)  # their scores
-    grounded: bool | None = None
-    latency_ms: float = 0.0
-    language: str = ""
-
-    @classmethod
-    def of_reply(cls, reply: Reply) -> "Outcome":
-        cited = [c.entry_id for c in reply.citations] or [o.entry_id for o in reply.options]
-        return cls(reply.answer, "rejected" if reply.rejected else reply.kind, cited,
-                   [h.entry.id for h in reply.hits], [round(float(h.score), 4) for h in reply.hits],
-                   reply.grounding.grounded if reply.grounding else None, reply.latency_ms, reply.language)
-
-    @classmethod
-    def of_logged(cls, logged: LoggedReply) -> "Outcome":
-        return cls(logged.answer, logged.action, logged.entry_ids, logged.entry_ids, logged.scores,
-                   logged.grounded, logged.latency_ms, logged.language)
-
-    @classmethod
-    def of_json(cls, data: dict) -> "Outcome":
-        return cls(**{name: data[name] for name in cls.__slots__ if name in data})  # type: ignore[attr-defined]
 
 
 def run_turns(engine: ChatEngine, turns: list[ReplayTurn], progress: bool = False,
@@ -102,7 +68,7 @@ def baseline_outcomes(previous: dict, turns: list[ReplayTurn]) -> list[Outcome |
     return [Outcome.of_json(by_key[t.key]) if t.key in by_key else None for t in turns]
 
 
-def run_replay(services: "Services", turns: list[ReplayTurn], candidate: Candidate,
+def run_replay(services: Services, turns: list[ReplayTurn], candidate: Candidate,
                baseline: Candidate | dict | None = None, progress: bool = False,
                on_progress: Progress | None = None, generator: Generator | None = None,
                source: dict | None = None) -> dict:

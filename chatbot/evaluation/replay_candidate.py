@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -42,10 +42,26 @@ from knowledge_base.index.writer import IndexStore
 from knowledge_base.retrieval.retriever import Retriever
 
 if TYPE_CHECKING:
-    from chatbot.services import Services
+    from knowledge_base.repository import KnowledgeBaseRepository
+    from knowledge_base.retrieval.calibration import CalibrationInputs
 
 # Settings a candidate may not change: where the product's data lives.
 FIXED_SETTINGS = ("home", "database_url")
+
+
+class Services(Protocol):
+    """What a replay needs of `chatbot.services.Services` (which imports this package, so it is
+    named here, not imported)."""
+
+    settings: Settings
+    knowledge_base: "KnowledgeBaseRepository"
+    generator: Generator
+    index_store: IndexStore
+    embedders: Any  # chatbot.services.EmbedderPool
+
+    def calibration_inputs(self, model: str) -> "CalibrationInputs": ...
+
+    def _embedding_model(self, entries: list[Entry]) -> str: ...
 
 
 class ReplayError(InvalidInput, ValueError):
@@ -106,7 +122,7 @@ def candidate_settings(settings: Settings, overrides: tuple[tuple[str, str], ...
         raise ReplayError(f"--set: {error}".splitlines()[0] + " " + " ".join(str(error).splitlines()[1:3])) from None
 
 
-def candidate_entries(services: "Services", candidate: Candidate) -> tuple[list[Entry], int]:
+def candidate_entries(services: Services, candidate: Candidate) -> tuple[list[Entry], int]:
     """The candidate's knowledge base and the version it is named by (a file's is 0)."""
     if candidate.kb_file is not None:
         try:
@@ -130,7 +146,7 @@ def candidate_entries(services: "Services", candidate: Candidate) -> tuple[list[
     return repository.list_entries(), repository.current_version()
 
 
-def candidate_generator(services: "Services", settings: Settings, candidate: Candidate) -> Generator:
+def candidate_generator(services: Services, settings: Settings, candidate: Candidate) -> Generator:
     """The candidate's generator: a model version, a `generator` value, or the one in service."""
     if candidate.model_version:
         registry = ModelRegistry(settings.models_dir)
@@ -197,7 +213,7 @@ class QueryCache:
 
 
 @contextmanager
-def candidate_engine(services: "Services", candidate: Candidate,
+def candidate_engine(services: Services, candidate: Candidate,
                      generator: Generator | None = None) -> Iterator[ChatEngine]:
     """An engine for `candidate` (see the module's docstring; a temporary index is removed on
     exit); `generator` overrides the candidate's (tests script one)."""

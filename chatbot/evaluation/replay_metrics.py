@@ -17,16 +17,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from chatbot.evaluation.cases import Case, CaseResult
 from chatbot.evaluation.run import compute_metrics
-from chatbot.evaluation.replay_source import ReplayTurn
-
-if TYPE_CHECKING:
-    from chatbot.evaluation.replay import Outcome
+from chatbot.evaluation.replay_source import Outcome, ReplayTurn
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 NOT_ANSWERED = ("abstain", "handoff", "rejected", "smalltalk")
@@ -44,7 +40,7 @@ def _share(hits: int, count: int) -> float | None:
     return round(hits / count, 4) if count else None
 
 
-def case_result(turn: ReplayTurn, outcome: "Outcome") -> CaseResult:
+def case_result(turn: ReplayTurn, outcome: Outcome) -> CaseResult:
     """An outcome as `chatbot eval` scores it: the entry answered with, a clarification's options,
     or an abstention (a hand-off, small talk or a refused message answered no question either)."""
     ranked = outcome.ranked_ids or outcome.entry_ids
@@ -55,7 +51,7 @@ def case_result(turn: ReplayTurn, outcome: "Outcome") -> CaseResult:
                       outcome.action == "clarify", tuple(outcome.entry_ids) if outcome.action == "clarify" else ())
 
 
-def compare_turn(reference: "Outcome | None", new: "Outcome") -> list[str]:
+def compare_turn(reference: Outcome | None, new: Outcome) -> list[str]:
     """What changed from `reference` to `new`: "action", "entry" (the top one named), "answer"."""
     if reference is None:
         return []
@@ -69,8 +65,8 @@ def compare_turn(reference: "Outcome | None", new: "Outcome") -> list[str]:
     return changes
 
 
-def answer_similarities(turns: list[ReplayTurn], logged: list["Outcome | None"],
-                        outcomes: list["Outcome | None"], encode: Encode) -> list[float | None]:
+def answer_similarities(turns: list[ReplayTurn], logged: list[Outcome | None],
+                        outcomes: list[Outcome | None], encode: Encode) -> list[float | None]:
     """Per turn, the cosine of the outcome's answer with the reference answer (None: either is empty)."""
     references = [t.corrected_answer or (lg.answer if lg else "") for t, lg in zip(turns, logged)]
     pairs = [(r.strip(), o.answer.strip() if o else "") for r, o in zip(references, outcomes)]
@@ -81,7 +77,7 @@ def answer_similarities(turns: list[ReplayTurn], logged: list["Outcome | None"],
     return [round(float(np.dot(vectors[r], vectors[o])), 4) if r and o else None for r, o in pairs]
 
 
-def outcome_metrics(turns: list[ReplayTurn], logged: list["Outcome | None"], outcomes: list["Outcome | None"],
+def outcome_metrics(turns: list[ReplayTurn], logged: list[Outcome | None], outcomes: list[Outcome | None],
                     similarity: list[float | None], k: int, per_entry: bool = True) -> dict:
     """The metrics of the module's docstring over the turns that have an outcome."""
     kept = [i for i, o in enumerate(outcomes) if o is not None]
@@ -117,8 +113,8 @@ def outcome_metrics(turns: list[ReplayTurn], logged: list["Outcome | None"], out
     return metrics
 
 
-def summarize(turns: list[ReplayTurn], logged: list["Outcome | None"], baseline: list["Outcome | None"] | None,
-              candidate: list["Outcome"], k: int,
+def summarize(turns: list[ReplayTurn], logged: list[Outcome | None], baseline: list[Outcome | None] | None,
+              candidate: list[Outcome], k: int,
               encode: Encode) -> tuple[dict, dict, list[float | None]]:
     """The metrics of the logged bot, the baseline (if any) and the candidate, overall and by
     language, and the candidate's answer similarity per turn."""

@@ -12,7 +12,7 @@ labelled by "customer") and a test set's `expected_id`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from chatbot.conversations.labels import TurnLabelRow
 from chatbot.conversations.records import as_utc
 from chatbot.conversations.tables import ConversationRow, FeedbackRow, MessageRow, TurnTraceRow
 from chatbot.evaluation.cases import TestSetError
-from chatbot.messages import ACTIONS, ChatMessage
+from chatbot.messages import ACTIONS, ChatMessage, Reply
 
 HISTORY_CAP = 20  # the most turns of history a setting may ask for (`history_turns`' bound)
 DECISIONS = (*ACTIONS, "rejected")
@@ -45,6 +45,36 @@ class LoggedReply:
     language: str
     generator: str
     kb_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one engine (logged, baseline or candidate) did with one turn."""
+
+    answer: str
+    action: str  # answer | clarify | abstain | handoff | smalltalk | rejected
+    entry_ids: list[str]  # an answer's sources, a clarification's options
+    ranked_ids: list[str] = field(default_factory=list)  # every entry retrieved, best first
+    scores: list[float] = field(default_factory=list)  # their scores
+    grounded: bool | None = None
+    latency_ms: float = 0.0
+    language: str = ""
+
+    @classmethod
+    def of_reply(cls, reply: Reply) -> "Outcome":
+        cited = [c.entry_id for c in reply.citations] or [o.entry_id for o in reply.options]
+        return cls(reply.answer, "rejected" if reply.rejected else reply.kind, cited,
+                   [h.entry.id for h in reply.hits], [round(float(h.score), 4) for h in reply.hits],
+                   reply.grounding.grounded if reply.grounding else None, reply.latency_ms, reply.language)
+
+    @classmethod
+    def of_logged(cls, logged: LoggedReply) -> "Outcome":
+        return cls(logged.answer, logged.action, logged.entry_ids, logged.entry_ids, logged.scores,
+                   logged.grounded, logged.latency_ms, logged.language)
+
+    @classmethod
+    def of_json(cls, data: dict) -> "Outcome":
+        return cls(**{name: data[name] for name in cls.__slots__ if name in data})  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
