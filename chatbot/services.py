@@ -24,6 +24,7 @@ from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
 from chatbot.settings_services import SettingsServices
 from chatbot.live_settings import SUGGESTIONS, LiveSettings
+from chatbot.replay_services import ReplayServices
 from chatbot.conversations.store import ConversationStore
 from chatbot.conversations.suggestions import suggested_questions
 from chatbot.conversations.database import check_database, create_db_engine, database_errors, upgrade_database
@@ -71,7 +72,7 @@ class EmbedderPool:
 
 @dataclass
 class Services(ConversationServices, ConversationLogServices, KnowledgeServices, KBHistoryServices, KBEditorServices,
-               StaffServices, SiteServices, SettingsServices):
+               StaffServices, SiteServices, SettingsServices, ReplayServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

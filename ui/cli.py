@@ -21,6 +21,7 @@ from ui.kb_history_cli import add_history_commands
 from ui.users_cli import users_app
 from ui.sites_cli import sites_app
 from ui.settings_cli import settings_app
+from ui.replay_cli import replay_command
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ app.add_typer(users_app(lambda: _services(), lambda: _database_failures()), name
 app.add_typer(sites_app(lambda: _services(), lambda: _database_failures()), name="site")
 add_history_commands(kb_app, lambda: _services(), lambda: _database_failures())  # kb history|rollback|versions
 app.add_typer(settings_app(lambda: _services(), lambda: _database_failures()), name="settings")
+app.command("replay")(replay_command(lambda: _services(), lambda: _database_failures()))
 
 
 def _settings(**overrides: object) -> Settings:
@@ -377,15 +379,20 @@ def model_list() -> None:
 
 
 @model_app.command("promote")
-def model_promote(version_id: str = typer.Argument(..., help="A version id from `chatbot model list`.")) -> None:
+def model_promote(version_id: str = typer.Argument(..., help="A version id from `chatbot model list`."),
+                  require_replay: Optional[Path] = typer.Option(None, help="Promote only if this `chatbot replay "
+                                                                "--model-version` report.json passed its gate.")) -> None:
     """Serve VERSION_ID: running servers switch to it on their next question."""
+    from chatbot.evaluation.replay_gate import GateError, require_passing_replay
     from chatbot.generators.registry import ModelVersionError
     from chatbot.services import promote_model
 
     settings = _settings()
     try:
+        if require_replay is not None:
+            require_passing_replay(require_replay, version_id)
         promotion = promote_model(settings, version_id)
-    except ModelVersionError as exc:
+    except (ModelVersionError, GateError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     card = promotion.card

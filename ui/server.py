@@ -40,6 +40,7 @@ from ui.console.pages import add_console_handlers, console_pages
 from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
 from ui.console.hit_test_page import hit_test_page
 from ui.console.settings_routes import settings_routes
+from ui.console.replay_pages import replay_pages
 from ui.widget.access import widget_guard
 from ui.widget.routes import widget_router
 
@@ -71,6 +72,7 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(hit_test_page(services))  # /admin/hit-test
     for router in settings_routes(services):  # /api/admin/settings and /admin/settings
         app.include_router(router)
+    app.include_router(replay_pages(services))  # /admin/replays (ui.console.replay_pages)
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

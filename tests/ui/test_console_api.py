@@ -94,6 +94,10 @@ ROUTES = {
     ("POST", "/admin/settings"): "admin",
     ("GET", "/api/admin/settings"): "viewer",
     ("PUT", "/api/admin/settings"): "admin",
+    ("GET", "/admin/replays"): "editor",
+    ("POST", "/admin/replays"): "editor",
+    ("GET", "/admin/replays/{job_id}"): "editor",
+    ("GET", "/admin/replays/{job_id}/report"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -109,8 +113,10 @@ BODIES = {
     "/api/admin/privacy-deletions": {"email": "nobody@example.com", "reason": "gate check"},
     "/api/admin/settings": {"top_k": 5},  # the default: passes the gate and changes nothing
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "job_id": "0" * 16,
-          "kb_version": "1"}
+# Pages' forms; the replay's is refused by the service (no replay starts), after the gate.
+FORMS = {"/admin/logout": {}, "/admin/replays": {"limit": "not a number"}}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user",
+          "job_id": "20260101-000000-000000", "kb_version": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +152,8 @@ def call(client: httpx.Client, method: str, path: str, csrf: str | None = None) 
     body = BODIES.get(path)
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     filled = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
-    if path == "/admin/logout":  # a form, as the page sends it
-        return client.request(method, filled, data={"csrf_token": csrf or ""}, headers=headers)
+    if path in FORMS:  # a form, as the page sends it
+        return client.request(method, filled, data={**FORMS[path], "csrf_token": csrf or ""}, headers=headers)
     return client.request(method, filled, json=body, headers=headers)
 
 

@@ -5,9 +5,12 @@ HTML; every value passes `esc`.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
-from ui.console.html import CSP, staff_header
+from ui.console.auth import CSRF_FIELD
+from ui.console.html import CSP, esc, staff_header
 
 if TYPE_CHECKING:
     from chatbot.staff.sessions import StaffSession
@@ -67,3 +70,55 @@ def tabs(current: str, session: "StaffSession") -> str:
     privacy = ('<p class="muted"><a href="/admin/privacy-deletions">Privacy deletions</a></p>'
                if session.user.role == "admin" and current != "/admin/inbox" else "")
     return LOG_STYLE + privacy
+
+
+def csrf_field(session: "StaffSession") -> str:
+    return f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(session.csrf_token)}">'
+
+
+def post_button(action: str, label: str, session: "StaffSession", kind: str = "") -> str:
+    """A one-button form posting to `action` with the session's CSRF token."""
+    css = f' class="{kind}"' if kind else ""
+    return f'<form method="post" action="{esc(action)}">{csrf_field(session)}<button type="submit"{css}>{esc(label)}</button></form>'
+
+
+def when(moment: datetime) -> str:
+    """A stored time as the console shows it: UTC, to the second."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def waited(moment: datetime, now: datetime) -> str:
+    """How long ago, in the largest unit that says it: "42 s", "7 min", "3 h 5 min"."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def entry_link(entry_id: str, kb_version: int | None, score: float | None = None) -> str:
+    """An entry as it was at the KB version the bot read it from (/admin/entries/{id}/at/{v})."""
+    href = f"/admin/entries/{quote(entry_id, safe='')}" + (f"/at/{int(kb_version)}" if kb_version else "")
+    shown = f"{esc(entry_id)}" + (f" <span class=muted>{score:.2f}</span>" if score is not None else "")
+    return f'<a href="{esc(href)}" target="_top">{shown}</a>'
+
+
+def state_label(state: str, held_by: str | None) -> str:
+    """A conversation's hand-off state as a pill: bot, waiting, or held by whom."""
+    shown = f"held by {held_by}" if state == "human" and held_by else state
+    return f'<span class="pill {esc(state)}">{esc(shown)}</span>'
+
+
+def author_label(author: str) -> tuple[str, str]:
+    """(css class, label) of a stored author: customer, bot or staff:<name>."""
+    if author.startswith("staff:"):
+        return "staff", f"staff:{author.removeprefix('staff:')}"
+    return ("bot", "bot") if author == "bot" else ("customer", "customer")
+
+
+def message_block(author: str, text: str, moment: datetime, extra: str = "") -> str:
+    """One message: who and when, the text as written (escaped, line breaks kept), then `extra`."""
+    css, label = author_label(author)
+    return (f'<div class="msg {css}"><div class="who">{esc(label)} · {esc(when(moment))}</div>'
+            f'<div class="text">{esc(text) or "<span class=muted>(no text)</span>"}</div>{extra}</div>')

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chatbot.staff.sessions import StaffSession
 
 EXPIRED_FORM = "The sign-in form had expired. Please sign in again."
+REPLAYS_LINK = '<p><a href="/admin/replays">Replay conversations</a> against a candidate KB, model or settings.</p>'
 
 
 def _login_form(request: Request, next_path: str, message: str = "", status: int = 200,
@@ -72,7 +73,8 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
             '(<a href="/admin/inbox">the inbox</a>; <a href="/admin/conversations">every conversation</a>).</p>'
             '<p><a href="/admin/entries">Search and edit the knowledge base</a>. The staff API below does '
             'the same (documented in <a href="/openapi.json">/openapi.json</a>). '
-            '<a href="/">Open the customer chat</a>.</p></div>'
+            '<a href="/">Open the customer chat</a>.</p>'
+            f'{REPLAYS_LINK if role_allows(user.role, "editor") else ""}</div>'
             f'<div class="card"><h2>Staff API for your role</h2><div class="scroll"><table><tr><th>Method</th><th>Path</th>'
             f'<th>What it does</th></tr>{rows}</table></div></div>')
     return page("Staff console", body, header=header)
