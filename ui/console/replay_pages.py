@@ -24,7 +24,7 @@ from chatbot.evaluation.replay_report import REPORT_CSP
 from chatbot.evaluation.replay_source import DECISIONS, FEEDBACK, ReplaySlice
 from chatbot.replay_services import ReplayJob, ReplayRequest
 from ui.console.auth import CSRF_FIELD, staff_gate
-from ui.console.html import HEADERS, esc, page
+from ui.console.html import HEADERS, esc, page, staff_header
 
 if TYPE_CHECKING:
     from chatbot.services import Services
@@ -42,8 +42,7 @@ STYLE = ("<style>.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax
 
 
 def _header(session: "StaffSession") -> str:
-    return (f'<a href="/admin" style="color:#f9fafb">Console</a><span>{esc(session.user.name)} '
-            f'<span class="role">{esc(session.user.role)}</span></span>')
+    return staff_header(session, "/admin/replays")
 
 
 def _select(name: str, choices: tuple[str, ...], label: str) -> str:
