@@ -17,6 +17,7 @@ import knowledge_base
 
 from chatbot.conversation_services import ConversationServices
 from chatbot.knowledge_services import KnowledgeServices
+from chatbot.staff.analytics import AnalyticsServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
 from chatbot.conversations.store import ConversationStore
@@ -65,7 +66,7 @@ class EmbedderPool:
 
 
 @dataclass
-class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices):
+class Services(ConversationServices, KnowledgeServices, StaffServices, SiteServices, AnalyticsServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
