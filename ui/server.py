@@ -29,6 +29,7 @@ from ui.chat.app import DEFAULT_TITLE, build_chat_app
 from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
+from ui.console.analytics import analytics_router
 from ui.console.api_routes import staff_api_router
 from ui.console.pages import add_console_handlers, console_pages
 from ui.widget.access import widget_guard
@@ -53,6 +54,7 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(widget_router(services))  # /widget.js and the page it frames
     app.include_router(staff_api_router(services))  # the staff API, /api/admin (ui.console)
     app.include_router(console_pages(services))  # the staff console's pages, /admin
+    app.include_router(analytics_router(services))  # /admin/analytics and /api/admin/analytics
     add_console_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",

@@ -154,6 +154,17 @@ class Analytics:
         return data
 
 
+def parse_day(value: str | None, name: str) -> date | None:
+    """A day given as text ("2026-11-01"); None for empty; `InvalidInput` naming `name` else."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"The {name} date must be a day like 2026-11-01, not {value[:40]!r}.") from None
+
+
 def analytics_window(start: date | None, end: date | None, channel: str | None,
                      today: date | None = None) -> Window:
     """The checked range: `end` defaults to today (UTC), `start` to `DEFAULT_DAYS` days before

@@ -55,6 +55,14 @@ def _breakable(path: str) -> str:
     return esc(path).replace("/", "/<wbr>")
 
 
+def staff_header(session: "StaffSession") -> str:
+    """The top bar's right side on every signed-in page: who, their role, and signing out."""
+    user = session.user
+    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
+                f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
+    return f'<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'
+
+
 def _landing(request: Request, services: "Services", session: "StaffSession") -> Response:
     user = session.user
     entries = services.find_entries(limit=0).total
@@ -62,9 +70,7 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
     rows = "".join(f"<tr><td><code>{esc(m)}</code></td><td><code>{_breakable(p)}</code></td><td>{esc(s)}</td></tr>"
                    for m, p, needed, s in staff_routes(request.app)
                    if p.startswith("/api/") and (needed is None or role_allows(user.role, needed)))
-    sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
-                f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
-    header = f'<span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'
+    header = staff_header(session)
     body = (f'<div class="card"><h2>Welcome, {esc(user.name)}</h2>'
             f'<p>You are signed in as <strong>{esc(user.name)}</strong> with the role '
             f'<span class="role">{esc(user.role)}</span>. Your session ends at '
@@ -73,7 +79,8 @@ def _landing(request: Request, services: "Services", session: "StaffSession") ->
             f'<strong>{waiting}</strong> conversation{"s" if waiting != 1 else ""} wait for a human.</p>'
             '<p class="muted">The editor pages come next; until then, the staff API below does every '
             'change (documented in <a href="/openapi.json">/openapi.json</a>). '
-            '<a href="/">Open the customer chat</a>.</p></div>'
+            '<a href="/">Open the customer chat</a>. <a href="/admin/analytics">Analytics</a>: '
+            'conversations, resolution, feedback and latency over a date range.</p></div>'
             f'<div class="card"><h2>Staff API for your role</h2><div class="scroll"><table><tr><th>Method</th><th>Path</th>'
             f'<th>What it does</th></tr>{rows}</table></div></div>')
     return page("Staff console", body, header=header)
