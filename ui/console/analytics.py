@@ -29,14 +29,16 @@ if TYPE_CHECKING:
 
 DECISION_NAMES = {"answer": "Answered", "clarify": "Clarified", "abstain": "Abstained", "handoff": "Handed off",
                   "smalltalk": "Small talk", "rejected": "Refused"}
+# On a phone a chart keeps 600 px (its labels stay readable) and scrolls sideways in its box.
 STYLE = """<style>
 .filters{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-end}.filters label{margin:0 0 4px}
-.filters input,.filters select{padding:8px 10px;border:1px solid #d1d5db;border-radius:6px;font:inherit;background:#fff}
-.filters button{margin:0}
+.filters input,.filters select{height:40px;padding:0 10px;border:1px solid #d1d5db;border-radius:6px;font:inherit;background:#fff}
+.filters button{margin:0;height:40px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin-bottom:20px}
 .tile{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:14px 16px}
 .tile b{display:block;font-size:24px;font-weight:600}.tile span{color:#6b7280;font-size:13px}
-.chart{width:100%;height:auto;display:block}
+.chart{width:100%;height:auto;display:block}.chart-box{overflow-x:auto}
+@media (max-width:600px){.chart{width:600px;max-width:none}}
 details{margin-top:8px}summary{cursor:pointer;color:#2563eb;font-size:14px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 </style>"""
@@ -64,11 +66,11 @@ def _table(head: list[str], rows: list[list[object]], caption: str) -> str:
 def _card(title: str, image: str, alt: str, table: str, note: str = "") -> str:
     note = f'<p class="muted">{note}</p>' if note else ""
     return (f'<div class="card"><h2>{esc(title)}</h2>{note}'
-            f'<img class="chart" src="{image}" alt="{esc(alt)}">{table}</div>')
+            f'<div class="chart-box"><img class="chart" src="{image}" alt="{esc(alt)}"></div>{table}</div>')
 
 
 def _ranked_card(title: str, ranked: list[Ranked], what: str, note: str = "") -> str:
-    image = charts.ranked_chart([r.label for r in ranked], [r.count for r in ranked])
+    image = charts.ranked_chart([r.label for r in ranked], [r.count for r in ranked], [r.key for r in ranked])
     alt = f"{title}: " + ("; ".join(f"{r.label}, {r.count}" for r in ranked) or "no data")
     rows = [[r.label if r.label == r.key else f"{r.label} ({r.key})", r.count] for r in ranked]
     return _card(title, image, alt, _table([what, "Count"], rows, title), note)
@@ -119,7 +121,7 @@ def analytics_body(report: Analytics) -> str:
                      "Conversations per day")),
         _card("Turns per day, by what the bot did", charts.bar_chart(days, shown),
               ("Turns per day stacked by decision: " + ", ".join(shown)) if shown else "No turns in this range",
-              _table(["Day", *shown], [[i, *(shown[n][k] for n in shown)] for k, i in enumerate(iso)],
+              _table(["Day", *shown], [[i, *(shown[n][k] for n in shown)] for k, i in enumerate(iso)] if shown else [],
                      "Turns per day by decision")),
         _ranked_card("Questions by outcome", outcomes, "Outcome",
                      f"Resolution rate {_percent(r.rate)}: answered at once or after the customer chose one of a "

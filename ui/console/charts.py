@@ -13,6 +13,7 @@ for screen readers and for copying); the charts carry no information the tables 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -27,6 +28,31 @@ PALETTE = (BLUE, TEAL, AMBER, RED, GREY, SLATE)
 TEXT, MUTED, GRID = "#111827", "#6b7280", "#e5e7eb"
 WIDTH_IN, DPI = 7.2, 120  # about 860 px wide: the console's content column at full size
 NO_DATA = "No data in this range"
+# Fonts for Chinese, Japanese and Korean labels, used when installed (matplotlib's own DejaVu Sans
+# has none of those characters; a label no installed font can draw falls back to its key).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "Droid Sans Fallback", "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB", "AppleGothic")
+
+
+@functools.cache
+def label_fonts() -> tuple[tuple[str, ...], frozenset[int]]:
+    """The font families labels are drawn with (DejaVu Sans, then any installed CJK font), and
+    the code points they can draw between them. Read once per process."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    files = {font.name: font.fname for font in font_manager.fontManager.ttflist}
+    families = ("DejaVu Sans", *(name for name in CJK_FONTS if name in files))
+    drawable: set[int] = set()
+    for name in families:
+        drawable.update(FT2Font(files[name]).get_charmap())
+    return families, frozenset(drawable)
+
+
+def drawable(label: str, fallback: str) -> str:
+    """`label` if the label fonts can draw every character of it, else `fallback`."""
+    codepoints = label_fonts()[1]
+    return label if all(ord(c) in codepoints or c.isspace() for c in label) else fallback
 
 
 def _figure(height_in: float) -> "Figure":
@@ -97,9 +123,11 @@ def _shortened(label: str, most: int = 48) -> str:
     return label if len(label) <= most else label[: most - 1] + "…"
 
 
-def ranked_chart(labels: Sequence[str], counts: Sequence[int], colour: str = BLUE) -> str:
+def ranked_chart(labels: Sequence[str], counts: Sequence[int], keys: Sequence[str] | None = None,
+                 colour: str = BLUE) -> str:
     """Horizontal bars, the first label on top, each bar's count written at its end; long
-    labels shortened (the table under the chart has them whole)."""
+    labels shortened (the table under the chart has them whole), a label that no installed font
+    can draw replaced by its key (an entry id) or by "(not drawable: see the table)"."""
     if not labels or not any(counts):
         return no_data_chart()
     figure = _figure(0.5 + 0.3 * len(labels))
@@ -108,7 +136,9 @@ def ranked_chart(labels: Sequence[str], counts: Sequence[int], colour: str = BLU
     positions = list(range(len(labels)))[::-1]
     bars = axes.barh(positions, counts, color=colour, height=0.66)
     axes.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=4, color=TEXT, fontsize=9)
-    axes.set_yticks(positions, [_shortened(label) for label in labels])
+    keys = keys or ["(not drawable: see the table)"] * len(labels)
+    shown = [_shortened(drawable(label, drawable(key, "(not drawable: see the table)"))) for label, key in zip(labels, keys)]
+    axes.set_yticks(positions, shown, fontfamily=list(label_fonts()[0]))
     axes.tick_params(axis="y", labelcolor=TEXT)
     axes.set_xticks([])
     axes.set_xlim(0, max(counts) * 1.12)
@@ -128,8 +158,9 @@ def histogram_chart(labels: Sequence[str], counts: Sequence[int], marks: dict[st
     axes.set_xticks(list(positions), labels)
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.grid(axis="y", color=GRID, linewidth=0.8)
+    axes.set_ylim(0, max(counts) * 1.3)  # headroom: the marks' labels go above the bars
     lows = [0, *edges_ms]
-    for (name, value), colour in zip(marks.items(), (TEAL, RED)):
+    for row, ((name, value), colour) in enumerate(zip(marks.items(), (TEAL, RED))):
         if value is None:
             continue
         bucket = next((i for i, edge in enumerate(edges_ms) if value < edge), len(edges_ms))
@@ -137,5 +168,5 @@ def histogram_chart(labels: Sequence[str], counts: Sequence[int], marks: dict[st
         where = bucket - 0.4 + 0.8 * min(1.0, (value - lows[bucket]) / (high - lows[bucket]))
         axes.axvline(where, color=colour, linestyle="--", linewidth=1.4)
         axes.annotate(f"{name} {value:,.0f} ms", (where, 1), xycoords=("data", "axes fraction"),
-                      xytext=(4, -2), textcoords="offset points", va="top", color=colour, fontsize=9)
+                      xytext=(4, -2 - 14 * row), textcoords="offset points", va="top", color=colour, fontsize=9)
     return _png(figure)
