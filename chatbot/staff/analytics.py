@@ -207,7 +207,8 @@ class ConversationAnalytics:
             entries = sql.top_answered_entries(connection, window, TOP)
             unanswered = self.top_unanswered(connection, window)
             languages = [Ranked(lang or "unknown", lang or "unknown", n) for lang, n in sql.language_counts(connection, window)]
-            turns, (p50, p95) = sql.latency_percentiles(connection, window, (0.5, 0.95))
+            turns = sum(sum(counts.values()) for counts in per_day.values())  # every decision's
+            p50, p95 = sql.latency_percentiles(connection, window, turns, (0.5, 0.95))
             histogram = sql.latency_histogram(connection, window)
         return Analytics(window.start, window.end, window.channel, days, resolution, deflection,
                          FeedbackTally(votes.get("up", 0), votes.get("down", 0)), self._entry_labels(entries),

@@ -4,9 +4,10 @@ database, on SQLite and PostgreSQL alike; Python only receives the grouped rows.
 Two things differ between the databases and are settled here once:
 - the day of a timestamp: stored times are UTC (SQLite keeps them as naive UTC text; PostgreSQL
   as timestamptz, whose day depends on the session's time zone unless it is made UTC first);
-- percentiles: SQLite has no `percentile_cont`, so both read the one or two values around the
-  rank with `ORDER BY latency_ms LIMIT 2 OFFSET k` and interpolate linearly, which is exactly
-  what PostgreSQL's `percentile_cont` does (and numpy's default percentile).
+- percentiles: SQLite has no `percentile_cont`, so both number the sorted latencies
+  (`row_number() OVER (ORDER BY latency_ms)`), read the two values around each rank and
+  interpolate linearly, which is exactly what PostgreSQL's `percentile_cont` does (and numpy's
+  default percentile).
 
 Grouping always happens over a labelled subquery: PostgreSQL refuses a GROUP BY whose expression
 carries its own bound parameters (a JSON index, a date format) unless it is the selected column.
@@ -149,24 +150,25 @@ def language_counts(connection: Connection, window: Window) -> list[tuple[str, i
     return [(lang, n) for lang, n in connection.execute(_grouped(inner, "language"))]
 
 
-def latency_percentiles(connection: Connection, window: Window, quantiles: tuple[float, ...]
-                        ) -> tuple[int, list[float | None]]:
-    """(turns, the latency at each quantile in ms, None when no turn): linear interpolation
-    between the two closest ranks, like PostgreSQL's `percentile_cont`; each quantile reads two
-    values sorted by the database, never the whole column."""
-    total = connection.execute(_turns(window, func.count())).scalar_one()
-    values: list[float | None] = []
-    for q in quantiles:
-        if total == 0:
-            values.append(None)
-            continue
-        rank = q * (total - 1)
+def latency_percentiles(connection: Connection, window: Window, turns: int, quantiles: tuple[float, ...]
+                        ) -> list[float | None]:
+    """The latency in ms at each quantile over the `turns` turns in `window` (None when there
+    are none): linear interpolation between the two closest ranks, like PostgreSQL's
+    `percentile_cont`. One sort in the database numbers the rows; only the rows at those ranks
+    come back, never the whole column."""
+    if turns == 0:
+        return [None] * len(quantiles)
+    ranks = [q * (turns - 1) for q in quantiles]
+    wanted = {n for rank in ranks for n in (math.floor(rank) + 1, min(math.floor(rank) + 2, turns))}  # 1-based
+    numbered = _turns(window, TurnTraceRow.latency_ms.label("ms"),
+                      func.row_number().over(order_by=TurnTraceRow.latency_ms).label("n")).subquery()
+    value = dict(connection.execute(select(numbered.c.n, numbered.c.ms).where(numbered.c.n.in_(sorted(wanted)))).all())
+    found: list[float | None] = []
+    for rank in ranks:
         low = math.floor(rank)
-        query = _turns(window, TurnTraceRow.latency_ms).order_by(TurnTraceRow.latency_ms).offset(low).limit(2)
-        around = [float(v) for v in connection.execute(query).scalars()]
-        upper = around[1] if len(around) > 1 else around[0]
-        values.append(around[0] + (upper - around[0]) * (rank - low))
-    return total, values
+        below, above = float(value[low + 1]), float(value[min(low + 2, turns)])
+        found.append(below + (above - below) * (rank - low))
+    return found
 
 
 def latency_histogram(connection: Connection, window: Window) -> list[int]:
