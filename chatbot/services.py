@@ -20,6 +20,7 @@ from chatbot.conversation_log_services import ConversationLogServices
 from chatbot.kb_editor_services import KBEditorServices
 from chatbot.knowledge_services import KnowledgeServices
 from chatbot.kb_history_services import KBHistoryServices
+from chatbot.staff.analytics import AnalyticsServices
 from chatbot.staff.services import StaffDesk, StaffServices
 from chatbot.site_services import SiteServices
 from chatbot.settings_services import SettingsServices
@@ -72,7 +73,7 @@ class EmbedderPool:
 
 @dataclass
 class Services(ConversationServices, ConversationLogServices, KnowledgeServices, KBHistoryServices, KBEditorServices,
-               StaffServices, SiteServices, SettingsServices, ReplayServices):
+               StaffServices, SiteServices, SettingsServices, ReplayServices, AnalyticsServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository

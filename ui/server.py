@@ -29,6 +29,7 @@ from ui.chat.app import DEFAULT_TITLE, build_chat_app
 from ui.chat.look import CHAT_CSS, CHAT_HEAD, chat_theme
 from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
+from ui.console.analytics import analytics_router
 from ui.console.api_routes import staff_api_router
 from ui.console.entry_pages import entry_pages
 from ui.console.import_api_routes import import_api_router
@@ -73,6 +74,7 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     for router in settings_routes(services):  # /api/admin/settings and /admin/settings
         app.include_router(router)
     app.include_router(replay_pages(services))  # /admin/replays (ui.console.replay_pages)
+    app.include_router(analytics_router(services))  # /admin/analytics and /api/admin/analytics
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

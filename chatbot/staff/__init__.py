@@ -6,6 +6,8 @@
     roles.py         viewer < editor < admin
     tables.py        staff_users, staff_sessions
     services.py      StaffServices, mixed into `chatbot.services.Services`
+    analytics.py     AnalyticsServices: counts, rates and latency of the log for a date range
+                     (its SQL in analytics_queries.py)
 
 The console (ui/console) and the CLI (`chatbot user …`) call `StaffServices` only.
 """

@@ -98,6 +98,8 @@ ROUTES = {
     ("POST", "/admin/replays"): "editor",
     ("GET", "/admin/replays/{job_id}"): "editor",
     ("GET", "/admin/replays/{job_id}/report"): "editor",
+    ("GET", "/admin/analytics"): "viewer",
+    ("GET", "/api/admin/analytics"): "viewer",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.

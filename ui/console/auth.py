@@ -50,7 +50,7 @@ class SignInFirst(Exception):
 
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
-        self.location = f"{LOGIN_PATH}?next={quote(next_path, safe='/')}"
+        self.location = f"{LOGIN_PATH}?next={quote(next_path, safe='/')}"  # "?", "&", "=" escaped too
 
 
 def safe_next(path: str | None) -> str:
@@ -112,7 +112,9 @@ def staff_gate(services: "Services") -> Callable[[str], Callable[[Request], Awai
             if session is None:
                 if is_api:
                     raise LoginRefused(NO_SESSION)
-                raise SignInFirst(request.url.path)
+                # Back to the same page after signing in, its query (a page's filters) included.
+                query = request.url.query
+                raise SignInFirst(request.url.path + (f"?{query}" if query else ""))
             if not role_allows(session.user.role, role):
                 raise Forbidden(f"Your role ({session.user.role}) may not do this: it needs {role} or above.")
             if request.method not in SAFE_METHODS and not session.csrf_matches(await presented_csrf(request)):

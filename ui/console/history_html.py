@@ -93,13 +93,6 @@ def rollback_form(action: str, session: "StaffSession", field: str, version: int
             f'<button type="submit">{esc(label)}</button></form>')
 
 
-def staff_header(session: "StaffSession") -> str:
-    """The top bar's right side: who is signed in, and the sign-out form."""
-    return (f'<span>{esc(session.user.name)} <span class="role">{esc(session.user.role)}</span></span>'
-            f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
-            f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
-
-
 def message_html(notice: str = "", error: str = "") -> str:
     return ((f'<div class="notice" role="status">{esc(notice)}</div>' if notice else "")
             + (f'<div class="error" role="alert">{esc(error)}</div>' if error else ""))

@@ -21,9 +21,8 @@ from fastapi.responses import RedirectResponse, Response
 from chatbot.errors import InvalidInput, UnknownItem
 from chatbot.staff.roles import role_allows
 from ui.console.auth import staff_gate
-from ui.console.history_html import (HISTORY_STYLE, diff_html, entry_html, message_html, rollback_form,
-                                     staff_header, when)
-from ui.console.html import HEADERS, esc, page
+from ui.console.history_html import HISTORY_STYLE, diff_html, entry_html, message_html, rollback_form, when
+from ui.console.html import HEADERS, esc, page, staff_header
 
 if TYPE_CHECKING:
     from chatbot.kb_history_services import EntryHistory, HistoryItem
