@@ -40,7 +40,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from knowledge_base.retrieval.entry_head import EntryHead, blend, cross_validated_scores, entry_max_cosine
+from knowledge_base.retrieval.entry_head import (EntryHead, blend, cross_validated_scores, entry_max_cosine,
+                                                 rows_by_head)
 
 DEFAULT_QUANTILE = 0.05
 # A model tuned on these very phrasings scores them higher than it will score new questions, so
@@ -164,14 +165,20 @@ def _top1_blended(queries: np.ndarray, vectors: np.ndarray, entry_ids: Sequence[
 
 
 def labelled_pairs(query_vectors: np.ndarray, expected: Sequence[str | None], vectors: np.ndarray,
-                   entry_ids: Sequence[str], head: EntryHead | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   entry_ids: Sequence[str], head: EntryHead | None = None,
+                   held_out: Sequence[tuple[np.ndarray, EntryHead]] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(top score, right answer?) for labelled queries: an out-of-scope label (None) is never
     answered right; an in-scope one is when its entry comes top. The score is the cosine, or
-    the blended score when the snapshot has a `head`."""
+    the blended score when the snapshot has a `head`; `held_out` (row numbers, head) pairs score
+    those rows with a head that did not learn from them (`entry_head.out_of_scope_folds`)."""
     if len(expected) == 0 or len(entry_ids) == 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool)
     if head is not None:
-        scores, ids = _top1_blended(query_vectors, vectors, entry_ids, head)
+        scores = np.zeros(len(expected), dtype=np.float32)
+        ids = np.empty(len(expected), dtype=object)
+        for rows, row_head in rows_by_head(len(expected), head, held_out):
+            if len(rows):
+                scores[rows], ids[rows] = _top1_blended(query_vectors[rows], vectors, entry_ids, row_head)
         correct = np.array([e is not None and e == top for e, top in zip(expected, ids)], dtype=bool)
         return scores, correct
     scores, rows = _top1(query_vectors, vectors)
@@ -217,18 +224,21 @@ def target_threshold(scores: np.ndarray, correct: np.ndarray, target: float,
 
 def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], inputs: CalibrationInputs | None = None,
               encode: Callable[[list[str]], np.ndarray] | None = None,
-              head: EntryHead | None = None) -> Calibration:
+              head: EntryHead | None = None, out_of_scope: np.ndarray | None = None,
+              held_out: Sequence[tuple[np.ndarray, EntryHead]] = ()) -> Calibration:
     """Choose the answer threshold for a snapshot's phrasing `vectors` (see the module's rules).
 
     `inputs` carries the target rate, the labelled queries and the quantile (default: the
     quantile rule at `DEFAULT_QUANTILE`). `encode` embeds the labelled queries with the
     snapshot's model; it is needed only when `inputs` has labelled queries. `head`: the
-    snapshot's classifier head, whose blended score the threshold then applies to.
+    snapshot's classifier head, whose blended score the threshold then applies to; when it learnt
+    the out-of-scope labels (`out_of_scope`, their vectors), `held_out` holds the heads that score
+    them (rows of `inputs.labelled`, which must then hold no label of an unknown entry).
     """
     inputs = inputs or CalibrationInputs()
     quantile = inputs.quantile
     if head is not None:
-        scores, correct = cross_validated_scores(vectors, entry_ids, init=head)
+        scores, correct = cross_validated_scores(vectors, entry_ids, init=head, out_of_scope=out_of_scope)
         floor = round(float(np.quantile(scores[correct], quantile)), 4) if correct.any() else None
     else:
         floor = calibrate_threshold(vectors, entry_ids, quantile)
@@ -241,7 +251,7 @@ def calibrate(vectors: np.ndarray, entry_ids: Sequence[str], inputs: Calibration
         if encode is None:
             raise ValueError("labelled queries need `encode` (the snapshot's embedding model)")
         label_scores, label_correct = labelled_pairs(
-            encode([text for text, _ in labelled]), [e for _, e in labelled], vectors, entry_ids, head)
+            encode([text for text, _ in labelled]), [e for _, e in labelled], vectors, entry_ids, head, held_out)
         scores, correct = np.r_[scores, label_scores], np.r_[correct, label_correct]
 
     # Without out-of-scope labels the quantile is a floor (see the module docstring).

@@ -39,7 +39,7 @@ from knowledge_base.retrieval.calibration import (
     MIN_WRONG_AT_TARGET,
     target_threshold,
 )
-from knowledge_base.retrieval.entry_head import EntryHead, blend, cross_validated_top
+from knowledge_base.retrieval.entry_head import OUT_OF_SCOPE, EntryHead, blend, cross_validated_top, rows_by_head
 
 # Share of the resolvable in-scope pairs that may fall below the clarify threshold (abstained).
 CLARIFY_QUANTILE = 0.02
@@ -180,6 +180,8 @@ def top_entries(query_vectors: np.ndarray, vectors: np.ndarray, entry_ids: Seque
             sims[np.arange(len(sims)), skip_rows[start:start + _BLOCK]] = -np.inf
         per_entry = np.full((len(sims), len(classes)), -1.0, dtype=np.float32)
         per_entry[:, present] = np.maximum.reduceat(sims[:, order], starts, axis=1)
+        if OUT_OF_SCOPE in column:
+            per_entry[:, column[OUT_OF_SCOPE]] = -np.inf  # the head's out-of-scope class: no entry
         if head is not None:
             per_entry = blend(per_entry, head.probabilities(query_vectors[start:start + _BLOCK]))
         best = np.argsort(-per_entry, axis=1, kind="stable")[:, :k]
@@ -192,14 +194,18 @@ def top_entries(query_vectors: np.ndarray, vectors: np.ndarray, entry_ids: Seque
 
 def calibration_pairs(vectors: np.ndarray, entry_ids: Sequence[str], head: EntryHead | None = None,
                       labelled: Sequence[tuple[np.ndarray, str | None]] = (),
-                      max_queries: int = MAX_LEAVE_ONE_OUT_QUERIES, seed: int = 0
+                      max_queries: int = MAX_LEAVE_ONE_OUT_QUERIES, seed: int = 0,
+                      out_of_scope: np.ndarray | None = None,
+                      held_out: Sequence[tuple[np.ndarray, EntryHead]] = ()
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores, entry ids, truth) of the calibration queries, as `calibrate_band` takes them: the
     phrasings held out (k-fold with a head, as the answer threshold's calibration does; else
     leave-one-out on a seeded sample of at most `max_queries`) and the `labelled` query vectors
-    with their expected entry (None: out of scope)."""
+    with their expected entry (None: out of scope). `out_of_scope` and `held_out`: as
+    `calibration.calibrate` takes them (rows of `labelled`)."""
     if head is not None:
-        scores, ranked, truth = cross_validated_top(vectors, entry_ids, k=OPTIONS, init=head)
+        scores, ranked, truth = cross_validated_top(vectors, entry_ids, k=OPTIONS, init=head,
+                                                    out_of_scope=out_of_scope)
     else:
         counts = Counter(entry_ids)
         playable = np.array([r for r, e in enumerate(entry_ids) if counts[e] >= 2], dtype=np.int64)
@@ -209,7 +215,23 @@ def calibration_pairs(vectors: np.ndarray, entry_ids: Sequence[str], head: Entry
         truth = np.asarray(entry_ids, dtype=object)[playable]
     if labelled:
         query_vectors = np.stack([vector for vector, _ in labelled]).astype(np.float32)
-        label_scores, label_ranked = top_entries(query_vectors, vectors, entry_ids, head)
+        label_scores, label_ranked = _labelled_top(query_vectors, vectors, entry_ids, head, held_out)
         scores, ranked = np.r_[scores, label_scores], np.r_[ranked, label_ranked]
         truth = np.r_[truth, np.asarray([e for _, e in labelled], dtype=object)]
     return scores, ranked, truth
+
+
+def _labelled_top(query_vectors: np.ndarray, vectors: np.ndarray, entry_ids: Sequence[str],
+                  head: EntryHead | None, held_out: Sequence[tuple[np.ndarray, EntryHead]]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """`top_entries` of labelled queries, each row scored by its head (`rows_by_head`)."""
+    if not held_out:
+        return top_entries(query_vectors, vectors, entry_ids, head)
+    parts = [(rows, *top_entries(query_vectors[rows], vectors, entry_ids, row_head))
+             for rows, row_head in rows_by_head(len(query_vectors), head, held_out) if len(rows)]
+    width = min(part[1].shape[1] for part in parts)  # a fold's head may lack the out-of-scope class
+    scores = np.zeros((len(query_vectors), width), dtype=np.float32)
+    ranked = np.empty((len(query_vectors), width), dtype=object)
+    for rows, part_scores, part_ranked in parts:
+        scores[rows], ranked[rows] = part_scores[:, :width], part_ranked[:, :width]
+    return scores, ranked

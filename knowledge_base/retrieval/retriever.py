@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from knowledge_base.embedding.embedder import Embedder
-from knowledge_base.entries import Entry
 from knowledge_base.retrieval.entry_head import blend
 from knowledge_base.retrieval.fusion import weighted_fusion
 from knowledge_base.retrieval.hits import Hit
