@@ -19,6 +19,7 @@ from chatbot.settings import Settings, load_settings
 from ui.conversations_cli import conversations_app
 from ui.users_cli import users_app
 from ui.sites_cli import sites_app
+from ui.queue_cli import add_queue_commands
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(conversations_app(lambda: _services(), lambda: _database_failures()), name="conversations")
 app.add_typer(users_app(lambda: _services(), lambda: _database_failures()), name="user")
 app.add_typer(sites_app(lambda: _services(), lambda: _database_failures()), name="site")
+add_queue_commands(logs_app, lambda: _services(), lambda: _database_failures())  # logs unanswered|promote
 
 
 def _settings(**overrides: object) -> Settings:

@@ -34,6 +34,7 @@ from chatbot.conversations.feed import ConversationFeed
 from chatbot.conversations.feedback import FeedbackStore
 from chatbot.conversations.handoff import HandoffDesk, enter_waiting
 from chatbot.conversations.visitors import VisitorBindings
+from chatbot.conversations.unanswered import UnansweredLog
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
                                           MessageRow, TurnTraceRow)
@@ -135,6 +136,7 @@ class ConversationStore:
         self.feed = ConversationFeed(engine)
         self.feedback = FeedbackStore(engine)
         self.visitors = VisitorBindings(engine)
+        self.unanswered = UnansweredLog(engine)  # the unanswered queue's turns (chatbot.staff.unanswered)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
