@@ -31,6 +31,8 @@ from ui.chat.closed_routes import ClosedGradioRoutes
 from ui.chat.visitor_cookie import VisitorCookie
 from ui.console.api_routes import staff_api_router
 from ui.console.pages import add_console_handlers, console_pages
+from ui.console.queue_page import queue_pages
+from ui.console.queue_routes import queue_api_router
 from ui.widget.access import widget_guard
 from ui.widget.routes import widget_router
 
@@ -53,6 +55,8 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
     app.include_router(widget_router(services))  # /widget.js and the page it frames
     app.include_router(staff_api_router(services))  # the staff API, /api/admin (ui.console)
     app.include_router(console_pages(services))  # the staff console's pages, /admin
+    app.include_router(queue_api_router(services))  # the unanswered queue: its API and its page
+    app.include_router(queue_pages(services))
     add_console_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)
     app.mount("/v1", ErrorNet(ContentLengthLimit(openai_app, MAX_BODY_BYTES, prefix="/",

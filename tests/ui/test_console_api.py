@@ -46,6 +46,11 @@ ROUTES = {
     ("GET", "/api/admin/users"): "admin",
     ("POST", "/api/admin/users"): "admin",
     ("DELETE", "/api/admin/users/{name}"): "admin",
+    ("GET", "/api/admin/unanswered"): "viewer",
+    ("POST", "/api/admin/unanswered/{group}/promote"): "editor",
+    ("POST", "/api/admin/turns/{turn_id}/label"): "editor",
+    ("GET", "/admin/unanswered"): "viewer",
+    ("POST", "/admin/unanswered/{group}/promote"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -55,8 +60,11 @@ BODIES = {
     "/api/admin/hit-test": {"text": "How long does shipping take?"},
     "/api/admin/conversations/{conversation_id}/reply": {"text": "Hello"},
     "/api/admin/users": {"name": "gate-user", "role": "viewer", "password": PASSWORD},
+    "/api/admin/unanswered/{group}/promote": {"entry_id": "returns"},
+    "/api/admin/turns/{turn_id}/label": {"entry_id": None},
 }
-PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user"}
+PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user", "group": "1-abcdef",
+          "turn_id": "999999"}
 
 
 @pytest.fixture(scope="module")
