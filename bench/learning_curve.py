@@ -190,6 +190,7 @@ def main() -> None:
     from chatbot.evaluation.run import run_evaluation
     from chatbot.services import build_services
     from chatbot.settings import Settings
+    from chatbot.stages.guard import check_message
 
     kb_csv, test_path = build(DATA, args.work / "data", hold_out=args.hold_out)
     if args.test_limit:
@@ -206,7 +207,9 @@ def main() -> None:
     tests = [json.loads(line)["query"] for line in test_path.read_text().splitlines() if line.strip()]
     phrasings = [p for row in csv.DictReader(kb_csv.open(encoding="utf-8"))
                  for p in [row["question"], *row["alternates"].split("|")] if p]
-    cache_vectors(services.embedder, [t for t, _, _ in arriving] + tests + phrasings, args.work.parent / "b77-vectors.npz")
+    asked = [t for t, _, _ in arriving] + tests
+    asked += [check_message(t, services.settings.max_message_chars).text for t in asked]  # as retrieval sees them
+    cache_vectors(services.embedder, asked + phrasings, args.work.parent / "b77-vectors.npz")
     services.import_files([kb_csv])
     truth_of = {key(text): (truth, intent) for text, truth, intent in arriving}
     per_round = -(-len(arriving) // args.rounds)

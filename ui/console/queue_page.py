@@ -40,6 +40,8 @@ padding:0 8px;margin-right:6px;font-weight:600}
 @media (max-width:600px){.choices{grid-template-columns:1fr}}
 .choices fieldset{border:1px solid #e5e7eb;border-radius:8px;padding:6px 14px 12px;margin:0;min-width:0}
 legend{font-weight:600;font-size:14px;padding:0 4px}
+summary{cursor:pointer;color:#1d4ed8;font-weight:600;margin:4px 0}
+.choices button{margin-top:10px}
 textarea{width:100%;min-height:64px;padding:8px 10px;border:1px solid #d1d5db;border-radius:6px;font:inherit}
 .done{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:10px 12px;border-radius:6px;margin-bottom:12px}
 .filter{display:flex;gap:10px;align-items:end;flex-wrap:wrap}.filter label{margin:0 0 4px}
@@ -49,7 +51,7 @@ textarea{width:100%;min-height:64px;padding:8px 10px;border:1px solid #d1d5db;bo
 
 def _header(session: "StaffSession") -> str:
     user = session.user
-    return (f'<a href="/admin" style="color:#d1d5db">Console</a><span>{esc(user.name)} '
+    return (f'<span>{esc(user.name)} '
             f'<span class="role">{esc(user.role)}</span></span><form method="post" action="/admin/logout">'
             f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(session.csrf_token)}">'
             '<button type="submit">Sign out</button></form>')
@@ -62,14 +64,15 @@ def _form(group: "UnansweredGroup", session: "StaffSession", since: str) -> str:
     g = esc(group.group)
     return (f'<form method="post" action="{PATH}/{g}/promote">'
             f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(session.csrf_token)}">'
-            f'<input type="hidden" name="since" value="{esc(since)}"><ul>{boxes}</ul><div class="choices">'
+            f'<input type="hidden" name="since" value="{esc(since)}"><ul>{boxes}</ul>'
+            '<details><summary>Add to an entry, or make a new one</summary><div class="choices">'
             f'<fieldset><legend>Add to an existing entry</legend><label for="e-{g}">Entry id</label>'
             f'<input type="text" id="e-{g}" name="entry_id" maxlength="128" placeholder="e.g. refunds">'
             '<button type="submit" name="action" value="existing">Add as alternates</button></fieldset>'
             f'<fieldset><legend>Make a new entry</legend><label for="n-{g}">New id</label>'
             f'<input type="text" id="n-{g}" name="new_id" maxlength="128" placeholder="e.g. pay-in-yen">'
             f'<label for="a-{g}">Answer</label><textarea id="a-{g}" name="answer" maxlength="20000"></textarea>'
-            '<button type="submit" name="action" value="new">Create the entry</button></fieldset></div></form>')
+            '<button type="submit" name="action" value="new">Create the entry</button></fieldset></div></details></form>')
 
 
 def _group_card(group: "UnansweredGroup", editor: bool, session: "StaffSession", since: str) -> str:
@@ -93,7 +96,8 @@ def queue_page(services: "Services", session: "StaffSession", since: str = "", m
     notice = (f'<div class="done" role="status">{esc(message)}</div>' if message else "") + \
         (f'<div class="error" role="alert">{esc(error)}</div>' if error else "")
     asked = sum(g.count for g in groups)
-    intro = (f'<div class="card"><h2>Unanswered questions</h2>{notice}'
+    intro = (f'<div class="card"><p class="muted" style="margin:0 0 6px"><a href="/admin">← Console</a></p>'
+             f'<h2>Unanswered questions</h2>{notice}'
              f'<p>{len(groups)} group{"s" if len(groups) != 1 else ""} of similar questions, asked {asked}× in all: '
              'abstained, clarified, given a thumbs down or handed to a human, and not yet labelled. '
              + ("Tick the questions that belong together, then add them to an entry or make a new one; "
