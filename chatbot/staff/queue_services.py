@@ -26,6 +26,7 @@ from chatbot.errors import Conflict, InvalidInput, UnknownItem
 from chatbot.staff.learning import labels_to_learn, with_phrasings
 from chatbot.staff.unanswered import UnansweredGroup, find_group, group_similarity, group_turns, is_multilingual
 from knowledge_base.entries import Entry, EntryError
+from knowledge_base.index.snapshot import IndexNotBuilt
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from knowledge_base.embedding.embedder import Embedder
     from knowledge_base.index.snapshot import Manifest
     from knowledge_base.repository import KnowledgeBaseRepository
+    from knowledge_base.retrieval.retriever import Retriever
 
 GONE = ("no unanswered group has the id {group!r}: its questions were promoted or labelled already, "
         "or the id is mistyped (list the queue again: `chatbot logs unanswered`)")
@@ -68,6 +70,7 @@ class QueueServices:
     database: "Engine"
     knowledge_base: "KnowledgeBaseRepository"
     conversations: "ConversationStore"
+    retriever: "Retriever"
 
     if TYPE_CHECKING:
         @property
@@ -79,6 +82,10 @@ class QueueServices:
         """Groups of similar unanswered questions logged in [since, until), the most asked first
         (`chatbot.staff.unanswered`), grouped with the index's embedding model."""
         turns = self.conversations.unanswered.turns(since, until)
+        try:
+            self.retriever.snapshot()  # the index in service decides the model (the retriever follows it)
+        except IndexNotBuilt:
+            pass
         embedder = self.embedder
         return group_turns(turns, embedder.encode, group_similarity(embedder.model_name),
                            by_language=not is_multilingual(embedder.model_name))
