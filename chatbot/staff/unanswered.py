@@ -3,8 +3,9 @@
 Turns (`chatbot.conversations.unanswered`) are grouped by their embeddings with scikit-learn's
 agglomerative clustering (average linkage on cosine distance): a question joins a group when its
 mean similarity to the group's questions is at least `group_similarity(model)`. An English
-model scores Chinese near zero, so unless the embedder is multilingual each language is grouped
-on its own; a multilingual one (e5) groups "how do I get a refund" with "如何退款".
+model scores Chinese near zero, so unless the embedder is multilingual Chinese (Japanese, Korean)
+questions are grouped apart from the rest; a multilingual one (e5) groups "how do I get a
+refund" with "如何退款".
 
 A group's id names its oldest turn and a digest of that turn's text (`"417-3fa2c1"`): it stays the
 same while new questions join the group, so `promote GROUP` works on an id listed earlier. It is
@@ -34,6 +35,7 @@ EXAMPLES = 5  # questions a group shows
 # fell in groups of their own intent); e5's scale is compressed near 0.8-0.95.
 MINILM_SIMILARITY = 0.65
 MULTILINGUAL_SIMILARITY = 0.88
+CJK_LANGUAGES = {"zh", "zh-cn", "zh-tw", "ja", "ko"}  # the scripts an English model cannot compare
 _GROUP_ID = re.compile(r"^(\d{1,18})-([0-9a-f]{6})$")
 
 
@@ -110,6 +112,13 @@ def _askings(turns: Sequence[QueueTurn]) -> list[_Asking]:
     return list(by_key.values())
 
 
+def _script(language: str) -> str:
+    """The partition of a language when each is grouped apart: Chinese, Japanese and Korean on
+    their own, the rest together (langdetect reads short English as Dutch or Afrikaans at times,
+    which must not split a group)."""
+    return language if language in CJK_LANGUAGES else ""
+
+
 def _clusters(vectors: np.ndarray, similarity: float) -> np.ndarray:
     """A cluster label per row (unit vectors): average linkage, cut at 1 - `similarity`."""
     if len(vectors) < 2:
@@ -133,7 +142,7 @@ def group_turns(turns: Sequence[QueueTurn], encode: Callable[[list[str]], np.nda
     vectors = np.asarray(encode(texts), dtype=np.float32)
     partitions: dict[str, list[int]] = {}
     for index, asking in enumerate(askings):
-        partitions.setdefault(asking.language if by_language else "", []).append(index)
+        partitions.setdefault(_script(asking.language) if by_language else "", []).append(index)
     groups = []
     for members in partitions.values():
         labels = _clusters(vectors[[row_of[askings[i].text] for i in members]], similarity)
