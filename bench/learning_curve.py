@@ -9,9 +9,9 @@ else "none of these".
 
 After each round a simulated staff member works the unanswered queue through the services the
 console calls: `learn_from_labels` (the customers' choices), `unanswered_groups`, then
-`promote_group` for the `--promote` most asked groups (into the entry of the group's majority
-intent, leaving out the questions of other intents, as staff untick them; a group of
-out-of-scope questions is not promoted), then `label_turns` with at most `--labels-per-intent /
+`promote_group` for the `--promote` most asked groups of two questions or more whose majority
+intent is in scope (into that intent's entry, leaving out the questions of other intents, as
+staff untick them; groups of out-of-scope questions are passed over), then `label_turns` with at most `--labels-per-intent /
 --rounds` queue turns per intent (their true intent, or out of scope). Measured after each round
 on the whole test split: top-1, resolved_rate, out-of-scope abstention (`chatbot eval`'s metrics).
 
@@ -119,11 +119,13 @@ def staff(services, truth_of: dict[str, tuple[str | None, str]], promote: int, l
     done["groups"], done["queue_turns"] = len(groups), sum(len(g.turns) for g in groups)
     done["group_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    for group in groups[:promote]:
+    for group in groups:
+        if done["promotions"] == promote:
+            break
         intents = Counter(truth_of.get(key(q), UNKNOWN)[0] for q in group.questions)
         intent, _ = intents.most_common(1)[0]
-        if intent is None or intent == UNKNOWN[0]:
-            continue  # out of scope: staff do not make an entry of it
+        if intent is None or intent == UNKNOWN[0] or group.count < 2:
+            continue  # out of scope (staff make no entry of it), or asked once: not a group to promote
         mine = [q for q in group.questions if truth_of.get(key(q), UNKNOWN)[0] == intent]
         promoted = services.promote_group(group.group, entry_id=intent, questions=mine, author="staff")
         done["promotions"] += 1
