@@ -22,6 +22,8 @@ from chatbot.knowledge_services import KnowledgeServices
 from chatbot.kb_history_services import KBHistoryServices
 from chatbot.staff.analytics import AnalyticsServices
 from chatbot.staff.services import StaffDesk, StaffServices
+from chatbot.staff.queue_services import QueueServices
+from chatbot.staff.learning import learned_phrasing
 from chatbot.site_services import SiteServices
 from chatbot.settings_services import SettingsServices
 from chatbot.live_settings import SUGGESTIONS, LiveSettings
@@ -73,7 +75,7 @@ class EmbedderPool:
 
 @dataclass
 class Services(ConversationServices, ConversationLogServices, KnowledgeServices, KBHistoryServices, KBEditorServices,
-               StaffServices, SiteServices, SettingsServices, ReplayServices, AnalyticsServices):
+               StaffServices, SiteServices, SettingsServices, ReplayServices, AnalyticsServices, QueueServices):
     settings: Settings
     database: Engine
     knowledge_base: KnowledgeBaseRepository
@@ -112,8 +114,12 @@ class Services(ConversationServices, ConversationLogServices, KnowledgeServices,
         """What an index built with the embedding `model` calibrates its answer threshold on:
         the target wrong-answer rate, the staff-labelled turns (query as logged, expected entry
         or None) and the quantile, lower for a model tuned on the KB's own phrasings (it scores
-        them higher than it will score new questions)."""
-        labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns() if t.query.strip()]
+        them higher than it will score new questions). A label whose question became a phrasing
+        of its entry (`chatbot.staff.learning`) is left out: it would score itself, always right;
+        the phrasings' own cross-validated pairs count it instead."""
+        entries = {e.id: e for e in self.knowledge_base.list_entries()}
+        labelled = [(t.query, t.expected_id) for t in self.conversations.labelled_turns()
+                    if t.query.strip() and not learned_phrasing(t, entries)]
         quantile = TUNED_QUANTILE if tuned_from(model) else DEFAULT_QUANTILE
         settings = self.live.current()  # the targets staff set in the console, else the environment's
         return CalibrationInputs(settings.target_wrong_rate, labelled, quantile,
@@ -134,10 +140,14 @@ class Services(ConversationServices, ConversationLogServices, KnowledgeServices,
                    corrected_answer: str | None = None, labelled_by: str = "") -> TurnLabel:
         """Label a logged turn with the entry that should have answered it (None: out of scope)
         and optionally a review of the bot's answer; raises `UnknownEntry` for an id that is not
-        a live entry, `UnknownTurn` for an unknown turn (see `ConversationStore.label_turn`)."""
+        a live entry, `UnknownTurn` for an unknown turn (see `ConversationStore.label_turn`).
+        The question becomes a phrasing of its entry and the index follows (`learn_from_labels`)."""
         if expected_id is not None and self.knowledge_base.get(expected_id) is None:
             raise UnknownEntry(f"no knowledge-base entry has id {expected_id!r} (see `chatbot kb list`)")
-        return self.conversations.label_turn(turn_id, expected_id, review, corrected_answer, labelled_by)
+        label = self.conversations.label_turn(turn_id, expected_id, review, corrected_answer, labelled_by)
+        if not self.learn_from_labels():
+            self.calibrate_index()
+        return label
 
     def _embedding_model(self, entries: list[Entry]) -> str:
         """The model the index should use: the setting's (or "auto"'s) choice, or the model tuned

@@ -22,6 +22,7 @@ from ui.users_cli import users_app
 from ui.sites_cli import sites_app
 from ui.settings_cli import settings_app
 from ui.replay_cli import replay_command
+from ui.queue_cli import add_queue_commands
 from knowledge_base.index.ann import describe as describe_index
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ app.add_typer(sites_app(lambda: _services(), lambda: _database_failures()), name
 add_history_commands(kb_app, lambda: _services(), lambda: _database_failures())  # kb history|rollback|versions
 app.add_typer(settings_app(lambda: _services(), lambda: _database_failures()), name="settings")
 app.command("replay")(replay_command(lambda: _services(), lambda: _database_failures()))
+add_queue_commands(logs_app, lambda: _services(), lambda: _database_failures())  # logs unanswered|promote
 
 
 def _settings(**overrides: object) -> Settings:

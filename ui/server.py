@@ -42,6 +42,8 @@ from ui.console.uploads import UPLOAD_PATHS, add_upload_handlers
 from ui.console.hit_test_page import hit_test_page
 from ui.console.settings_routes import settings_routes
 from ui.console.replay_pages import replay_pages
+from ui.console.queue_page import queue_pages
+from ui.console.queue_routes import queue_api_router
 from ui.widget.access import widget_guard
 from ui.widget.routes import widget_router
 
@@ -75,6 +77,8 @@ def create_app(services: "Services", title: str = DEFAULT_TITLE, api_docs: bool 
         app.include_router(router)
     app.include_router(replay_pages(services))  # /admin/replays (ui.console.replay_pages)
     app.include_router(analytics_router(services))  # /admin/analytics and /api/admin/analytics
+    app.include_router(queue_api_router(services))  # the unanswered queue: its API and its page
+    app.include_router(queue_pages(services))
     add_console_handlers(app)
     add_upload_handlers(app)
     openai_app = create_openai_app(services, MAX_BODY_BYTES)

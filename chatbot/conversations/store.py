@@ -37,6 +37,7 @@ from chatbot.conversations.inbox import Inbox
 from chatbot.conversations.privacy import PrivacyDesk
 from chatbot.conversations.search import ConversationSearch
 from chatbot.conversations.visitors import VisitorBindings
+from chatbot.conversations.unanswered import UnansweredLog
 from chatbot.conversations.ids import check_conversation_id, new_conversation_id, unknown_message
 from chatbot.conversations.tables import (CHANNEL_CHARS, GENERATOR_CHARS, LANGUAGE_CHARS, ConversationRow,
                                           MessageRow, TurnTraceRow)
@@ -142,6 +143,7 @@ class ConversationStore:
         self.search = ConversationSearch(engine)
         self.inbox = Inbox(engine)
         self.privacy = PrivacyDesk(engine)
+        self.unanswered = UnansweredLog(engine)  # the unanswered queue's turns (chatbot.staff.unanswered)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -100,6 +100,11 @@ ROUTES = {
     ("GET", "/admin/replays/{job_id}/report"): "editor",
     ("GET", "/admin/analytics"): "viewer",
     ("GET", "/api/admin/analytics"): "viewer",
+    ("GET", "/api/admin/unanswered"): "viewer",
+    ("POST", "/api/admin/unanswered/{group}/promote"): "editor",
+    ("POST", "/api/admin/turns/{turn_id}/label"): "editor",
+    ("GET", "/admin/unanswered"): "viewer",
+    ("POST", "/admin/unanswered/{group}/promote"): "editor",
 }
 ORDER = ("viewer", "editor", "admin")
 # Bodies that would pass validation, so that a refusal is the gate's and not the schema's.
@@ -114,11 +119,13 @@ BODIES = {
     "/api/admin/conversations/{conversation_id}/delete-visitor-data": {"reason": "gate check"},
     "/api/admin/privacy-deletions": {"email": "nobody@example.com", "reason": "gate check"},
     "/api/admin/settings": {"top_k": 5},  # the default: passes the gate and changes nothing
+    "/api/admin/unanswered/{group}/promote": {"entry_id": "returns"},
+    "/api/admin/turns/{turn_id}/label": {"entry_id": None},
 }
 # Pages' forms; the replay's is refused by the service (no replay starts), after the gate.
 FORMS = {"/admin/logout": {}, "/admin/replays": {"limit": "not a number"}}
 PARAMS = {"entry_id": "no-such-entry", "conversation_id": "0" * 32, "name": "no-such-user",
-          "job_id": "20260101-000000-000000", "kb_version": "1"}
+          "job_id": "20260101-000000-000000", "kb_version": "1", "group": "1-abcdef", "turn_id": "999999"}
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,8 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
 
 # The console's sections, in the top bar of every signed-in page.
 NAV = (("/admin", "Home"), ("/admin/entries", "Knowledge base"), ("/admin/conversations", "Conversations"),
-       ("/admin/inbox", "Inbox"), ("/admin/analytics", "Analytics"), ("/admin/hit-test", "Hit test"),
-       ("/admin/replays", "Replay"), ("/admin/settings", "Settings"))
+       ("/admin/inbox", "Inbox"), ("/admin/unanswered", "Unanswered"), ("/admin/analytics", "Analytics"),
+       ("/admin/hit-test", "Hit test"), ("/admin/replays", "Replay"), ("/admin/settings", "Settings"))
 
 
 def staff_header(session: "StaffSession", here: str = "") -> str:
