@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi.responses import HTMLResponse
 
+from chatbot.staff.roles import role_allows
 from ui.console.auth import CSRF_FIELD
 
 if TYPE_CHECKING:
@@ -26,11 +27,11 @@ STYLE = """
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f6;color:#111827}
 header{background:#1f2937;color:#f9fafb;padding:12px 24px;display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px}
-header h1{font-size:17px;margin:0;font-weight:600;flex:1}
+header h1{font-size:17px;margin:0;font-weight:600;flex:0 0 auto;white-space:nowrap}
 header form{margin:0}
 main{max-width:880px;margin:32px auto;padding:0 20px}
 @media (max-width:600px){main{margin:16px auto;padding:0 10px}.card{padding:18px 16px}header{padding:10px 14px}
-header h1{font-size:15px;flex-basis:100%}header nav a{margin-right:10px}header button{padding:6px 12px}
+header h1{font-size:15px;flex-basis:100%}header button{padding:6px 12px}
 .narrow{margin:24px auto}}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:24px 28px;margin-bottom:20px}
 .narrow{max-width:400px;margin:72px auto}
@@ -44,7 +45,6 @@ color:#fff;font:inherit;cursor:pointer;text-decoration:none}
 button.danger{background:#b91c1c}
 .button.quiet,button.quiet{background:#e5e7eb;color:#111827}
 header button{margin:0;background:#374151}
-header nav a{color:#e5e7eb;margin-right:14px;text-decoration:none}
 header nav a:hover{text-decoration:underline}
 .error{background:#fef2f2;border:1px solid #fecaca;color:#991b1b;padding:10px 12px;border-radius:6px;margin-bottom:8px}
 .muted{color:#6b7280;font-size:13px}
@@ -55,7 +55,7 @@ td,th{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-a
 code{background:#f3f4f6;padding:1px 5px;border-radius:4px;font-size:13px}
 .role{display:inline-block;background:#dbeafe;color:#1e40af;border-radius:999px;padding:1px 10px;font-size:13px}
 .notice{background:#ecfdf5;border:1px solid #a7f3d0;color:#065f46;padding:10px 12px;border-radius:6px;margin-bottom:8px}
-header nav{display:flex;gap:14px;flex-wrap:wrap}header nav a{color:#d1d5db;text-decoration:none}
+header nav{display:flex;gap:4px 14px;flex-wrap:wrap;flex:1 1 auto;font-size:14px}header nav a{color:#d1d5db;text-decoration:none}
 header nav a[aria-current]{color:#fff;font-weight:600}
 @media (max-width:600px){header{flex-wrap:wrap;gap:8px 14px}header h1{flex-basis:100%}}
 """
@@ -71,14 +71,17 @@ def page(title: str, body: str, status: int = 200, header: str = "", headers: di
     document = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width,initial-scale=1">'
                 f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
-                f"<header><h1>Support bot · staff console</h1>{header}</header><main>{body}</main></body></html>")
+                f"<header><h1>Staff console</h1>{header}</header><main>{body}</main></body></html>")
     return HTMLResponse(document, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
-# The console's sections, in the top bar of every signed-in page.
-NAV = (("/admin", "Home"), ("/admin/entries", "Knowledge base"), ("/admin/conversations", "Conversations"),
-       ("/admin/inbox", "Inbox"), ("/admin/unanswered", "Unanswered"), ("/admin/analytics", "Analytics"),
-       ("/admin/hit-test", "Hit test"), ("/admin/replays", "Replay"), ("/admin/settings", "Settings"))
+# The console's sections, in the top bar of every signed-in page, with the least role that may open them
+# (the routes check it on the server; the bar only leaves out what would be refused).
+NAV = (("/admin", "Home", "viewer"), ("/admin/entries", "Knowledge base", "viewer"),
+       ("/admin/conversations", "Conversations", "viewer"), ("/admin/inbox", "Inbox", "viewer"),
+       ("/admin/unanswered", "Unanswered", "viewer"), ("/admin/analytics", "Analytics", "viewer"),
+       ("/admin/hit-test", "Hit test", "viewer"), ("/admin/replays", "Replay", "editor"),
+       ("/admin/settings", "Settings", "viewer"))
 
 
 def staff_header(session: "StaffSession", here: str = "") -> str:
@@ -86,7 +89,7 @@ def staff_header(session: "StaffSession", here: str = "") -> str:
     marked as the current one), their name and role, and the sign-out form."""
     user = session.user
     links = "".join(f'<a href="{path}"{" aria-current=page" if path == here else ""}>{esc(label)}</a>'
-                    for path, label in NAV)
+                    for path, label, least in NAV if role_allows(user.role, least))
     sign_out = (f'<form method="post" action="/admin/logout"><input type="hidden" name="{CSRF_FIELD}" '
                 f'value="{esc(session.csrf_token)}"><button type="submit">Sign out</button></form>')
     return f'<nav>{links}</nav><span>{esc(user.name)} <span class="role">{esc(user.role)}</span></span>{sign_out}'
