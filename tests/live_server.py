@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from starlette.types import ASGIApp
@@ -58,3 +59,12 @@ def running_server(app: ASGIApp, start_timeout_s: float = 30) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def staff_api_client(url: str, name: str, password: str, timeout_s: float = 120) -> tuple[httpx.Client, str]:
+    """An HTTP client signed in to the staff API as `name` (`POST /api/admin/login`), and the
+    session's CSRF token for the requests that change something."""
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=timeout_s)
+    answer = client.post("/api/admin/login", json={"name": name, "password": password})
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]

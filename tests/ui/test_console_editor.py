@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from faq_services import SHOP_FAQ, services_with_faq
-from live_server import module_home, running_server
+from live_server import module_home, running_server, staff_api_client
 
 from chatbot.import_jobs import ImportJob
 from chatbot.services import Services
@@ -46,10 +46,8 @@ def server_url(services: Services) -> Iterator[str]:
 
 
 def signed_in(url: str, name: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
-    answer = client.post("/api/admin/login", json={"name": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client, answer.json()["csrf_token"]
+    client, token = staff_api_client(url, name, PASSWORD)
+    return client, token
 
 
 def ask(url: str, text: str) -> dict:

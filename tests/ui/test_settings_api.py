@@ -15,7 +15,7 @@ import gradio as gr
 import httpx
 import pytest
 from faq_services import services_with_faq
-from live_server import module_home, running_server
+from live_server import module_home, running_server, staff_api_client
 
 from chatbot.live_settings import CHECK_EVERY_S
 from chatbot.services import DEMO_KB, Services, build_services
@@ -46,10 +46,8 @@ def url(services: Services) -> Iterator[str]:
 
 
 def signed_in(url: str, name: str) -> tuple[httpx.Client, dict[str, str]]:
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=120)
-    answer = client.post("/api/admin/login", json={"name": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client, {"X-CSRF-Token": answer.json()["csrf_token"]}
+    client, token = staff_api_client(url, name, PASSWORD)
+    return client, {"X-CSRF-Token": token}
 
 
 def greeting_on_load(services: Services, language: str = "en-US") -> tuple[str, list[str]]:
